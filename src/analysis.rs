@@ -1,0 +1,183 @@
+//! One analysis: the graph, the seeds and services from the labels, and the hop
+//! search in each direction asked for. Built once, then queried per address.
+//!
+//! The policy of the core is fixed and stated: no dust threshold, no degree
+//! cut-off; services (exchange, bridge, dex, defi) are reached but not expanded
+//! unless they are also seeds; max hops as given.
+
+use std::collections::HashMap;
+
+use alloy_primitives::Address;
+
+use crate::exposure::{Reach, Start, hops};
+use crate::graph::{Direction, Graph};
+use crate::labels::{Category, Label, Seed, partition};
+use crate::store::{Store, StoreError};
+
+/// The default limit on hops.
+pub const DEFAULT_MAX_HOPS: u32 = 6;
+
+/// A risk level. The scoring issue refines how it is computed; the levels are fixed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RiskLevel {
+    /// Not reached from any seed.
+    None,
+    /// Reached at 3 or more hops.
+    Low,
+    /// Reached at 2 hops.
+    Medium,
+    /// Reached at 1 hop.
+    High,
+    /// A seed itself.
+    Severe,
+}
+
+impl RiskLevel {
+    /// The first, declared rule: the level follows the fewest hops in either
+    /// direction: 0 (a seed) severe, 1 high, 2 medium, 3 or more low, not reached none.
+    pub fn from_hops(hops: Option<u32>) -> RiskLevel {
+        match hops {
+            None => RiskLevel::None,
+            Some(0) => RiskLevel::Severe,
+            Some(1) => RiskLevel::High,
+            Some(2) => RiskLevel::Medium,
+            Some(_) => RiskLevel::Low,
+        }
+    }
+
+    /// The name used in output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskLevel::None => "none",
+            RiskLevel::Low => "low",
+            RiskLevel::Medium => "medium",
+            RiskLevel::High => "high",
+            RiskLevel::Severe => "severe",
+        }
+    }
+}
+
+/// The graph with its seeds, services and searches.
+pub struct Analysis {
+    /// The transfer graph.
+    pub graph: Graph,
+    /// Seeds by node.
+    pub seeds: HashMap<u32, Seed>,
+    /// Every label by node.
+    pub labels: HashMap<u32, Vec<Label>>,
+    /// Nodes labelled as services that are not seeds.
+    pub services: Vec<u32>,
+    /// The hop limit used.
+    pub max_hops: u32,
+    /// The downstream search, when asked for.
+    pub downstream: Option<Reach>,
+    /// The upstream search, when asked for.
+    pub upstream: Option<Reach>,
+}
+
+/// Loads the graph and labels from the store.
+pub fn load(store: &Store) -> Result<(Graph, Vec<Label>), StoreError> {
+    let addresses = store.addresses()?;
+    let mut edges: Vec<(u32, u32, u32)> = Vec::new();
+    store.for_each_edge(|from, to, block| edges.push((from, to, block)))?;
+    let graph = Graph::from_edges(addresses, &edges);
+    drop(edges);
+    Ok((graph, store.labels()?))
+}
+
+impl Analysis {
+    /// Runs the searches in `directions` over `graph` with seeds and services from
+    /// `labels`. Labels on addresses the graph does not know are ignored.
+    pub fn new(graph: Graph, labels: Vec<Label>, max_hops: u32, directions: &[Direction]) -> Analysis {
+        let (seed_list, service_list) = partition(&labels);
+        let mut seeds = HashMap::new();
+        for seed in seed_list {
+            if let Some(node) = graph.node(&seed.address) {
+                seeds.insert(node, seed);
+            }
+        }
+        let mut by_node: HashMap<u32, Vec<Label>> = HashMap::new();
+        for label in labels {
+            if let Some(node) = graph.node(&label.address) {
+                by_node.entry(node).or_default().push(label);
+            }
+        }
+        let mut expandable = vec![true; graph.node_count()];
+        let mut services = Vec::new();
+        for address in service_list {
+            if let Some(node) = graph.node(&address) {
+                if !seeds.contains_key(&node) {
+                    expandable[node as usize] = false;
+                    services.push(node);
+                }
+            }
+        }
+        let mut starts: Vec<Start> = seeds
+            .iter()
+            .map(|(&node, s)| Start {
+                node,
+                since: s.since_block,
+            })
+            .collect();
+        starts.sort_unstable_by_key(|s| s.node);
+        let run = |d: Direction| {
+            directions
+                .contains(&d)
+                .then(|| hops(&graph, d, &starts, &expandable, max_hops))
+        };
+        let downstream = run(Direction::Downstream);
+        let upstream = run(Direction::Upstream);
+        Analysis {
+            graph,
+            seeds,
+            labels: by_node,
+            services,
+            max_hops,
+            downstream,
+            upstream,
+        }
+    }
+
+    /// The search in `direction`, if it was run.
+    pub fn reach(&self, direction: Direction) -> Option<&Reach> {
+        match direction {
+            Direction::Downstream => self.downstream.as_ref(),
+            Direction::Upstream => self.upstream.as_ref(),
+        }
+    }
+
+    /// The node of an address.
+    pub fn node(&self, address: &Address) -> Option<u32> {
+        self.graph.node(address)
+    }
+
+    /// Hops of `node` in `direction`.
+    pub fn hops(&self, direction: Direction, node: u32) -> Option<u32> {
+        self.reach(direction).and_then(|r| r.hops(node))
+    }
+
+    /// The seed reached from `node` in `direction`.
+    pub fn seed_of(&self, direction: Direction, node: u32) -> Option<(u32, &Seed)> {
+        let seed = self.reach(direction)?.seed(node)?;
+        self.seeds.get(&seed).map(|s| (seed, s))
+    }
+
+    /// The nearest finding over both directions: (direction, hops, seed category).
+    /// Ties go to downstream, what a deposit screen asks first.
+    pub fn nearest(&self, node: u32) -> Option<(Direction, u32, Category)> {
+        let mut best: Option<(Direction, u32, Category)> = None;
+        for d in [Direction::Downstream, Direction::Upstream] {
+            if let (Some(h), Some((_, seed))) = (self.hops(d, node), self.seed_of(d, node)) {
+                if best.is_none_or(|(_, bh, _)| h < bh) {
+                    best = Some((d, h, seed.category));
+                }
+            }
+        }
+        best
+    }
+
+    /// The risk level of `node` under the first, declared rule.
+    pub fn risk_level(&self, node: u32) -> RiskLevel {
+        RiskLevel::from_hops(self.nearest(node).map(|(_, h, _)| h))
+    }
+}

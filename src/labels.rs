@@ -1,0 +1,230 @@
+//! Labels: what is known about an address, and the taxonomy that decides whether a
+//! label makes the address a *seed* (risky: exposure is measured from it) or a
+//! *service* (a hub that co-mingles funds: reached and reported, not expanded).
+//!
+//! Every label keeps where it came from (`list`, e.g. `ofac-sdn-2025-02-26`) so that
+//! findings can name the list behind them. Readers of other label formats (OFAC SDN,
+//! TagPacks) produce the same [`Label`] values.
+
+use std::fmt;
+use std::str::FromStr;
+
+use alloy_primitives::Address;
+
+use crate::transfer::FieldError;
+
+/// Whether a category is measured from, passed through, or neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Risky: exposure is measured from it.
+    Seed,
+    /// A hub: reached but not expanded.
+    Service,
+}
+
+/// A label category. The order of the variants is their default severity, highest
+/// first, which decides which category a multi-labelled seed reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Category {
+    /// On a government sanctions list (OFAC SDN, ...).
+    Sanctioned,
+    /// Proceeds of a hack or exploit.
+    Hack,
+    /// Ransomware payments.
+    Ransomware,
+    /// Darknet market.
+    Darknet,
+    /// A mixer (Tornado Cash, ...).
+    Mixer,
+    /// Scam.
+    Scam,
+    /// Phishing.
+    Phishing,
+    /// A centralised exchange.
+    Exchange,
+    /// A cross-chain bridge.
+    Bridge,
+    /// A DEX router or pool.
+    Dex,
+    /// Another DeFi protocol contract.
+    Defi,
+}
+
+impl Category {
+    /// Every category, in severity order.
+    pub const ALL: [Category; 11] = [
+        Category::Sanctioned,
+        Category::Hack,
+        Category::Ransomware,
+        Category::Darknet,
+        Category::Mixer,
+        Category::Scam,
+        Category::Phishing,
+        Category::Exchange,
+        Category::Bridge,
+        Category::Dex,
+        Category::Defi,
+    ];
+
+    /// Seed or service.
+    pub fn role(self) -> Role {
+        match self {
+            Category::Sanctioned
+            | Category::Hack
+            | Category::Ransomware
+            | Category::Darknet
+            | Category::Mixer
+            | Category::Scam
+            | Category::Phishing => Role::Seed,
+            Category::Exchange | Category::Bridge | Category::Dex | Category::Defi => {
+                Role::Service
+            }
+        }
+    }
+
+    /// The name used in files and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Sanctioned => "sanctioned",
+            Category::Hack => "hack",
+            Category::Ransomware => "ransomware",
+            Category::Darknet => "darknet",
+            Category::Mixer => "mixer",
+            Category::Scam => "scam",
+            Category::Phishing => "phishing",
+            Category::Exchange => "exchange",
+            Category::Bridge => "bridge",
+            Category::Dex => "dex",
+            Category::Defi => "defi",
+        }
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Category {
+    type Err = FieldError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim().to_ascii_lowercase();
+        Category::ALL
+            .into_iter()
+            .find(|c| c.as_str() == t)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
+                FieldError(format!(
+                    "unknown category {s:?}: expected one of {}",
+                    known.join(", ")
+                ))
+            })
+    }
+}
+
+/// One label on one address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    /// The labelled address.
+    pub address: Address,
+    /// What it is.
+    pub category: Category,
+    /// The entity name, when the list gives one.
+    pub name: Option<String>,
+    /// The list (and version) this label comes from; empty when not given.
+    pub list: String,
+    /// Before this block, the address's funds are not tainted.
+    pub since_block: Option<u32>,
+}
+
+/// A seed as the exposure engine sees it: one address with its risky labels merged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seed {
+    /// The address.
+    pub address: Address,
+    /// Its most severe risky category.
+    pub category: Category,
+    /// Its entity name, from the most severe label that has one.
+    pub name: Option<String>,
+    /// The lists that label it risky, sorted.
+    pub lists: Vec<String>,
+    /// The earliest block from which it is tainted: the smallest `since_block` of its
+    /// risky labels, 0 if any of them has none.
+    pub since_block: u32,
+}
+
+/// Merges labels into seeds (one per address that has a risky label) and the set
+/// of service addresses. Output is sorted by address, so it is deterministic.
+pub fn partition(labels: &[Label]) -> (Vec<Seed>, Vec<Address>) {
+    use std::collections::BTreeMap;
+    let mut seeds: BTreeMap<Address, Seed> = BTreeMap::new();
+    let mut services: Vec<Address> = Vec::new();
+    let mut sorted: Vec<&Label> = labels.iter().collect();
+    sorted.sort_by(|a, b| (a.address, a.category, &a.list).cmp(&(b.address, b.category, &b.list)));
+    for label in sorted {
+        match label.category.role() {
+            Role::Service => services.push(label.address),
+            Role::Seed => {
+                let since = label.since_block.unwrap_or(0);
+                let seed = seeds.entry(label.address).or_insert_with(|| Seed {
+                    address: label.address,
+                    category: label.category,
+                    name: None,
+                    lists: Vec::new(),
+                    since_block: since,
+                });
+                seed.since_block = seed.since_block.min(since);
+                if seed.name.is_none() {
+                    seed.name = label.name.clone();
+                }
+                if !label.list.is_empty() && !seed.lists.contains(&label.list) {
+                    seed.lists.push(label.list.clone());
+                    seed.lists.sort();
+                }
+            }
+        }
+    }
+    services.dedup();
+    (seeds.into_values().collect(), services)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn label(a: u8, category: Category, since: Option<u32>, list: &str) -> Label {
+        Label {
+            address: Address::repeat_byte(a),
+            category,
+            name: Some(format!("{category}-{a}")),
+            list: list.to_string(),
+            since_block: since,
+        }
+    }
+
+    #[test]
+    fn merges_labels_per_address() {
+        let labels = vec![
+            label(1, Category::Mixer, Some(50), "b"),
+            label(1, Category::Sanctioned, Some(100), "a"),
+            label(2, Category::Exchange, None, "x"),
+            label(3, Category::Hack, None, ""),
+        ];
+        let (seeds, services) = partition(&labels);
+        assert_eq!(seeds.len(), 2);
+        assert_eq!(seeds[0].category, Category::Sanctioned);
+        assert_eq!(seeds[0].since_block, 50);
+        assert_eq!(seeds[0].lists, vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(seeds[0].name.as_deref(), Some("sanctioned-1"));
+        assert_eq!(seeds[1].since_block, 0);
+        assert_eq!(services, vec![Address::repeat_byte(2)]);
+    }
+
+    #[test]
+    fn categories_parse() {
+        assert_eq!("Sanctioned".parse::<Category>().unwrap(), Category::Sanctioned);
+        assert!("casino".parse::<Category>().unwrap_err().0.contains("unknown category"));
+        assert_eq!(Category::Dex.role(), Role::Service);
+    }
+}

@@ -1,0 +1,478 @@
+//! The store: one SQLite file (WAL) that is the source of truth for transfers,
+//! labels and where each came from. The graph is rebuilt from it and is disposable.
+//!
+//! Shape: addresses are interned once (`addresses.id`, dense from 1, so the graph's
+//! node id is `id - 1`); a transfer row holds ids, its block, and its amount as a
+//! 32-byte big-endian blob (so SQL can compare amounts with `memcmp` order). A
+//! transfer's identity `(tx_hash, kind, idx)` is a unique key, which makes every
+//! import idempotent. Each file is imported in one transaction: a bad row rolls the
+//! whole file back.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use alloy_primitives::{Address, B256, U256};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::import::{ImportError, TransferReader};
+use crate::labels::{Category, Label};
+use crate::transfer::{Asset, Kind, Transfer, parse_asset};
+
+/// Errors from the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database file could not be opened or set up.
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A file to import was bad; nothing from it was stored.
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    /// A query failed.
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    /// The database holds something hoptrace cannot read back.
+    #[error("database is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+/// What one import did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// The file.
+    pub path: PathBuf,
+    /// The detected format.
+    pub format: String,
+    /// Data rows read.
+    pub rows: u64,
+    /// Rows that were new to the store.
+    pub inserted: u64,
+    /// Rows skipped because they record a failed transaction.
+    pub skipped_failed: u64,
+    /// True when the same file content had been imported before: nothing was read.
+    pub already_imported: bool,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sources(
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    path TEXT NOT NULL,
+    format TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    imported_at TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    inserted INTEGER NOT NULL,
+    UNIQUE(kind, sha256)
+);
+CREATE TABLE IF NOT EXISTS addresses(id INTEGER PRIMARY KEY, address BLOB NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS assets(id INTEGER PRIMARY KEY, asset TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS transfers(
+    id INTEGER PRIMARY KEY,
+    tx_hash BLOB NOT NULL,
+    kind INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    block INTEGER NOT NULL,
+    timestamp INTEGER,
+    from_id INTEGER NOT NULL REFERENCES addresses(id),
+    to_id INTEGER NOT NULL REFERENCES addresses(id),
+    asset_id INTEGER NOT NULL REFERENCES assets(id),
+    amount BLOB NOT NULL,
+    source_id INTEGER NOT NULL REFERENCES sources(id),
+    UNIQUE(tx_hash, kind, idx)
+);
+CREATE INDEX IF NOT EXISTS transfers_from_block ON transfers(from_id, block);
+CREATE TABLE IF NOT EXISTS labels(
+    id INTEGER PRIMARY KEY,
+    address_id INTEGER NOT NULL REFERENCES addresses(id),
+    category TEXT NOT NULL,
+    name TEXT,
+    list TEXT NOT NULL,
+    since_block INTEGER,
+    source_id INTEGER NOT NULL REFERENCES sources(id),
+    UNIQUE(address_id, category, list)
+);
+INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1');
+";
+
+const ZERO_AMOUNT: [u8; 32] = [0u8; 32];
+
+/// The SQLite store.
+pub struct Store {
+    conn: Connection,
+}
+
+fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+/// Interns addresses and assets into ids within one transaction.
+struct Interner {
+    addresses: HashMap<Address, i64>,
+    assets: HashMap<Asset, i64>,
+}
+
+impl Interner {
+    fn new() -> Self {
+        Interner {
+            addresses: HashMap::new(),
+            assets: HashMap::new(),
+        }
+    }
+
+    fn address(&mut self, tx: &Transaction<'_>, a: &Address) -> rusqlite::Result<i64> {
+        if let Some(id) = self.addresses.get(a) {
+            return Ok(*id);
+        }
+        let id = intern_address(tx, a)?;
+        self.addresses.insert(*a, id);
+        Ok(id)
+    }
+
+    fn asset(&mut self, tx: &Transaction<'_>, a: &Asset) -> rusqlite::Result<i64> {
+        if let Some(id) = self.assets.get(a) {
+            return Ok(*id);
+        }
+        let text = a.to_string();
+        let mut select = tx.prepare_cached("SELECT id FROM assets WHERE asset = ?1")?;
+        let id = match select.query_row([&text], |r| r.get(0)).optional()? {
+            Some(id) => id,
+            None => {
+                tx.prepare_cached("INSERT INTO assets(asset) VALUES (?1)")?
+                    .execute([&text])?;
+                tx.last_insert_rowid()
+            }
+        };
+        self.assets.insert(*a, id);
+        Ok(id)
+    }
+}
+
+fn intern_address(tx: &Connection, a: &Address) -> rusqlite::Result<i64> {
+    let mut select = tx.prepare_cached("SELECT id FROM addresses WHERE address = ?1")?;
+    if let Some(id) = select.query_row([a.as_slice()], |r| r.get(0)).optional()? {
+        return Ok(id);
+    }
+    tx.prepare_cached("INSERT INTO addresses(address) VALUES (?1)")?
+        .execute([a.as_slice()])?;
+    Ok(tx.last_insert_rowid())
+}
+
+fn address_from_blob(blob: &[u8]) -> Result<Address, StoreError> {
+    if blob.len() != 20 {
+        return Err(StoreError::Corrupt(format!("address blob of {} bytes", blob.len())));
+    }
+    Ok(Address::from_slice(blob))
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let open = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(open)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open)?;
+        conn.pragma_update(None, "cache_size", -262_144).map_err(open)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(open)?;
+        conn.execute_batch(SCHEMA).map_err(open)?;
+        Ok(Store { conn })
+    }
+
+    /// Looks up an already imported source by content digest.
+    fn source_by_digest(&self, kind: &str, sha256: &str) -> Result<Option<(String, u64)>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT format, rows FROM sources WHERE kind = ?1 AND sha256 = ?2",
+                params![kind, sha256],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)),
+            )
+            .optional()?)
+    }
+
+    /// Imports one transfer file in one transaction. `progress` is called now and
+    /// then with (bytes read, file size, rows read).
+    pub fn import_transfers(
+        &mut self,
+        path: &Path,
+        mut progress: impl FnMut(u64, u64, u64),
+    ) -> Result<ImportSummary, StoreError> {
+        let digest = crate::import::file_digest(path)?;
+        let mut reader = TransferReader::open(path)?;
+        if let Some((format, rows)) = self.source_by_digest("transfers", &digest)? {
+            return Ok(ImportSummary {
+                path: path.to_path_buf(),
+                format,
+                rows,
+                inserted: 0,
+                skipped_failed: 0,
+                already_imported: true,
+            });
+        }
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO sources(kind, path, format, sha256, imported_at, rows, inserted)
+             VALUES ('transfers', ?1, ?2, ?3, ?4, 0, 0)",
+            params![path.display().to_string(), reader.format().as_str(), digest, now_rfc3339()],
+        )?;
+        let source_id = tx.last_insert_rowid();
+        let mut interner = Interner::new();
+        let mut inserted = 0u64;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO transfers
+                 (tx_hash, kind, idx, block, timestamp, from_id, to_id, asset_id, amount, source_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            while let Some(t) = reader.next_transfer()? {
+                let from = interner.address(&tx, &t.from)?;
+                let to = interner.address(&tx, &t.to)?;
+                let asset = interner.asset(&tx, &t.asset)?;
+                let amount: [u8; 32] = t.amount.to_be_bytes();
+                inserted += insert.execute(params![
+                    t.tx_hash.as_slice(),
+                    t.kind.code(),
+                    t.index,
+                    t.block,
+                    t.timestamp,
+                    from,
+                    to,
+                    asset,
+                    &amount[..],
+                    source_id
+                ])? as u64;
+                if reader.rows() % 65_536 == 0 {
+                    let (done, total) = reader.progress();
+                    progress(done, total, reader.rows());
+                }
+            }
+        }
+        tx.execute(
+            "UPDATE sources SET rows = ?1, inserted = ?2 WHERE id = ?3",
+            params![reader.rows() as i64, inserted as i64, source_id],
+        )?;
+        tx.commit()?;
+        let (done, total) = reader.progress();
+        progress(done, total, reader.rows());
+        Ok(ImportSummary {
+            path: path.to_path_buf(),
+            format: reader.format().as_str().to_string(),
+            rows: reader.rows(),
+            inserted,
+            skipped_failed: reader.skipped_failed(),
+            already_imported: false,
+        })
+    }
+
+    /// Imports labels read from one file, in one transaction. A label already present
+    /// (same address, category and list) is updated in place, so re-importing the
+    /// same list changes nothing.
+    pub fn import_labels(
+        &mut self,
+        path: &Path,
+        format: &str,
+        labels: &[Label],
+    ) -> Result<ImportSummary, StoreError> {
+        let digest = crate::import::file_digest(path)?;
+        if let Some((format, rows)) = self.source_by_digest("labels", &digest)? {
+            return Ok(ImportSummary {
+                path: path.to_path_buf(),
+                format,
+                rows,
+                inserted: 0,
+                skipped_failed: 0,
+                already_imported: true,
+            });
+        }
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO sources(kind, path, format, sha256, imported_at, rows, inserted)
+             VALUES ('labels', ?1, ?2, ?3, ?4, ?5, 0)",
+            params![path.display().to_string(), format, digest, now_rfc3339(), labels.len() as i64],
+        )?;
+        let source_id = tx.last_insert_rowid();
+        let mut interner = Interner::new();
+        let mut inserted = 0u64;
+        {
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO labels(address_id, category, name, list, since_block, source_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(address_id, category, list) DO UPDATE SET
+                    name = excluded.name, since_block = excluded.since_block
+                 WHERE labels.name IS NOT excluded.name
+                    OR labels.since_block IS NOT excluded.since_block",
+            )?;
+            for label in labels {
+                let address = interner.address(&tx, &label.address)?;
+                inserted += upsert.execute(params![
+                    address,
+                    label.category.as_str(),
+                    label.name,
+                    label.list,
+                    label.since_block,
+                    source_id
+                ])? as u64;
+            }
+        }
+        tx.execute(
+            "UPDATE sources SET inserted = ?1 WHERE id = ?2",
+            params![inserted as i64, source_id],
+        )?;
+        tx.commit()?;
+        Ok(ImportSummary {
+            path: path.to_path_buf(),
+            format: format.to_string(),
+            rows: labels.len() as u64,
+            inserted,
+            skipped_failed: 0,
+            already_imported: false,
+        })
+    }
+
+    /// Every interned address, indexed by node id (`id - 1`).
+    pub fn addresses(&self) -> Result<Vec<Address>, StoreError> {
+        let max: i64 = self
+            .conn
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM addresses", [], |r| r.get(0))?;
+        let mut out = vec![Address::ZERO; max as usize];
+        let mut stmt = self.conn.prepare("SELECT id, address FROM addresses")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            let blob: Vec<u8> = row.get(1)?;
+            out[(id - 1) as usize] = address_from_blob(&blob)?;
+        }
+        Ok(out)
+    }
+
+    /// Calls `edge(from, to, block)` for every transfer that moves value (amount > 0),
+    /// with node ids. Returns how many edges it gave.
+    pub fn for_each_edge(&self, mut edge: impl FnMut(u32, u32, u32)) -> Result<u64, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT from_id, to_id, block FROM transfers WHERE amount <> ?1")?;
+        let mut rows = stmt.query([&ZERO_AMOUNT[..]])?;
+        let mut n = 0;
+        while let Some(row) = rows.next()? {
+            let from: i64 = row.get(0)?;
+            let to: i64 = row.get(1)?;
+            let block: i64 = row.get(2)?;
+            edge((from - 1) as u32, (to - 1) as u32, block as u32);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Every label.
+    pub fn labels(&self) -> Result<Vec<Label>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT a.address, l.category, l.name, l.list, l.since_block
+             FROM labels l JOIN addresses a ON a.id = l.address_id
+             ORDER BY a.address, l.category, l.list",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let blob: Vec<u8> = row.get(0)?;
+            let category: String = row.get(1)?;
+            out.push(Label {
+                address: address_from_blob(&blob)?,
+                category: category
+                    .parse::<Category>()
+                    .map_err(|e| StoreError::Corrupt(e.0))?,
+                name: row.get(2)?,
+                list: row.get(3)?,
+                since_block: row.get::<_, Option<i64>>(4)?.map(|b| b as u32),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The transfer that an evidence hop stands for: the first (by tx hash, kind,
+    /// index) value-moving transfer from `from` to `to` in `block`.
+    pub fn find_transfer(&self, from: u32, to: u32, block: u32) -> Result<Option<Transfer>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT t.tx_hash, t.kind, t.idx, t.timestamp, s.asset, t.amount
+             FROM transfers t JOIN assets s ON s.id = t.asset_id
+             WHERE t.from_id = ?1 AND t.block = ?2 AND t.to_id = ?3 AND t.amount <> ?4
+             ORDER BY t.tx_hash, t.kind, t.idx LIMIT 1",
+        )?;
+        let from_id = i64::from(from) + 1;
+        let to_id = i64::from(to) + 1;
+        let row = stmt
+            .query_row(params![from_id, block, to_id, &ZERO_AMOUNT[..]], |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, Vec<u8>>(5)?,
+                ))
+            })
+            .optional()?;
+        let Some((hash, kind, idx, timestamp, asset, amount)) = row else {
+            return Ok(None);
+        };
+        let addresses: (Vec<u8>, Vec<u8>) = self.conn.query_row(
+            "SELECT (SELECT address FROM addresses WHERE id = ?1),
+                    (SELECT address FROM addresses WHERE id = ?2)",
+            params![from_id, to_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if hash.len() != 32 || amount.len() != 32 {
+            return Err(StoreError::Corrupt("bad tx hash or amount blob".into()));
+        }
+        Ok(Some(Transfer {
+            block,
+            timestamp,
+            tx_hash: B256::from_slice(&hash),
+            kind: Kind::from_code(kind).ok_or_else(|| StoreError::Corrupt(format!("kind {kind}")))?,
+            index: idx as u32,
+            from: address_from_blob(&addresses.0)?,
+            to: address_from_blob(&addresses.1)?,
+            asset: parse_asset(&asset).map_err(|e| StoreError::Corrupt(e.0))?,
+            amount: U256::from_be_slice(&amount),
+        }))
+    }
+
+    /// Row counts: (transfers, addresses, labels, sources).
+    pub fn counts(&self) -> Result<(u64, u64, u64, u64), StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT (SELECT COUNT(*) FROM transfers), (SELECT COUNT(*) FROM addresses),
+                    (SELECT COUNT(*) FROM labels), (SELECT COUNT(*) FROM sources)",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    r.get::<_, i64>(1)? as u64,
+                    r.get::<_, i64>(2)? as u64,
+                    r.get::<_, i64>(3)? as u64,
+                ))
+            },
+        )?)
+    }
+
+    /// The highest block stored, if any.
+    pub fn max_block(&self) -> Result<Option<u32>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT MAX(block) FROM transfers", [], |r| r.get::<_, Option<i64>>(0))?
+            .map(|b| b as u32))
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests: one binary, one module per concern. They drive the real
+//! `hoptrace` binary on real SQLite files and real data under `../shared/data`.
+
+mod bad_input;
+mod cli;
+mod common;
+mod properties;
+mod real_cases;
