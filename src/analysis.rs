@@ -88,7 +88,12 @@ pub fn load(store: &Store) -> Result<(Graph, Vec<Label>), StoreError> {
 impl Analysis {
     /// Runs the searches in `directions` over `graph` with seeds and services from
     /// `labels`. Labels on addresses the graph does not know are ignored.
-    pub fn new(graph: Graph, labels: Vec<Label>, max_hops: u32, directions: &[Direction]) -> Analysis {
+    pub fn new(
+        graph: Graph,
+        labels: Vec<Label>,
+        max_hops: u32,
+        directions: &[Direction],
+    ) -> Analysis {
         let (seed_list, service_list) = partition(&labels);
         let mut seeds = HashMap::new();
         for seed in seed_list {

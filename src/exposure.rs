@@ -13,7 +13,8 @@
 //! usable after arriving at key `a` iff its key is >= `a`". Level k holds, per
 //! node, the best key reachable with <= k hops; level k+1 relaxes the edges of the
 //! nodes that improved at level k. A node that improves from key `old` to `new`
-//! only scans its edges with keys in `[new, old)`: edges at or after `old` were
+//! only scans its edges with keys in `[new, old)`, found by walking down from where
+//! its previous window began: edges at or after `old` were
 //! relaxed when it arrived at `old`, and relaxing them again cannot improve anyone.
 //! So every edge is scanned at most once per direction (seeds' root windows aside),
 //! and the cost is O(E + V log V) time, O(V) memory on top of the graph.
@@ -22,12 +23,184 @@
 //! Records are never changed, so the record that first reached a node is the end of
 //! a valid path with exactly `hops` transfers, even if its predecessors improve later.
 
-use crate::graph::{Direction, Graph, key_of, node_of};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use crate::graph::{Adjacency, Direction, Graph, huge_vec, key_of, node_of};
 use crate::transfer::MAX_BLOCK;
 
 const NONE: u32 = u32::MAX;
 /// The key of "not reached": above every real key.
 const UNREACHED: u32 = u32::MAX;
+
+/// Most threads a search uses.
+const MAX_THREADS: usize = 8;
+/// Frontiers smaller than this are relaxed on the calling thread.
+const PARALLEL_FRONTIER: usize = 4096;
+/// Candidate edges gathered before relaxing them.
+const GATHER: usize = 1 << 14;
+/// How many candidates ahead the relaxation prefetches.
+const PREFETCH: usize = 64;
+
+/// Hints the CPU to load the cache line holding `slot`.
+#[inline]
+pub(crate) fn prefetch<T>(slot: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: prefetching is a hint with no effect on memory; the pointer comes
+        // from a live reference.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>((slot as *const T).cast::<i8>()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = slot;
+}
+
+/// `state[v]` packs v's best key (high half) with the record it was reached from in
+/// the current level (low half; NONE when v has not improved in this level), so
+/// that relaxing an edge reads one word.
+#[inline]
+fn pack_state(key: u32, rec: u32) -> u64 {
+    (u64::from(key) << 32) | u64::from(rec)
+}
+
+#[inline]
+fn unpack_state(s: u64) -> (u32, u32) {
+    ((s >> 32) as u32, s as u32)
+}
+
+/// What the numbering of one level's improvements shares.
+struct Numbering<'a> {
+    state: &'a [AtomicU64],
+    expandable: &'a [bool],
+    seed_records: usize,
+    level: u32,
+}
+
+/// One chunk of the node range: records its improved nodes, in node order, into
+/// its slice of the records, and lists those that continue into the next frontier.
+struct NumberJob<'a> {
+    bits: &'a mut [u64],
+    records: &'a mut [Record],
+    first: &'a mut [u32],
+    node_base: u32,
+    rec_base: u32,
+    out: &'a mut Vec<(u32, u32, u32, u32)>,
+}
+
+impl NumberJob<'_> {
+    fn run(self, shared: &Numbering<'_>) {
+        let mut i = 0usize;
+        for (word, slot) in self.bits.iter_mut().enumerate() {
+            let mut bits = std::mem::take(slot);
+            while bits != 0 {
+                let local = word * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let v = self.node_base + local as u32;
+                let vi = v as usize;
+                let (new, pred) = unpack_state(shared.state[vi].load(Ordering::Relaxed));
+                shared.state[vi].store(pack_state(new, NONE), Ordering::Relaxed);
+                let rec = self.rec_base + i as u32;
+                self.records[i] = Record {
+                    node: v,
+                    key: new,
+                    pred,
+                    level: shared.level,
+                };
+                i += 1;
+                if self.first[local] == NONE {
+                    self.first[local] = rec;
+                }
+                // Seeds' records are the first ones.
+                let is_seed = (self.first[local] as usize) < shared.seed_records;
+                if shared.expandable[vi] || is_seed {
+                    self.out.push((v, new, UNREACHED, rec));
+                }
+            }
+        }
+    }
+}
+
+/// What the workers of one level share: read-only but for the atomics.
+struct Level<'a> {
+    adj: &'a Adjacency,
+    frontier: &'a [(u32, u32, u32, u32)],
+    state: &'a [AtomicU64],
+    scan_end: &'a [AtomicU32],
+}
+
+/// One thread's share of a level: it takes every `stride`-th frontier item,
+/// gathers their windows' edges and relaxes them.
+#[derive(Default)]
+struct Worker {
+    pending: Vec<(u64, u32)>,
+    touched: Vec<u32>,
+    relaxed: u64,
+}
+
+impl Worker {
+    fn run(&mut self, ctx: &Level<'_>, offset: usize, stride: usize) {
+        let items = ctx.frontier.iter().skip(offset).step_by(stride);
+        let mut ahead_items = ctx.frontier.iter().skip(offset).step_by(stride).skip(4);
+        for &(u, lo, hi, from_rec) in items {
+            if let Some(&(ahead, _, _, _)) = ahead_items.next() {
+                ctx.adj
+                    .prefetch(ahead, ctx.scan_end[ahead as usize].load(Ordering::Relaxed));
+            }
+            let entries = ctx.adj.entries(u);
+            if hi == UNREACHED {
+                // Edges in [lo, old) lie just below where the last window began.
+                let end = match ctx.scan_end[u as usize].load(Ordering::Relaxed) {
+                    NONE => entries.len(),
+                    e => e as usize,
+                };
+                let mut j = end;
+                while j > 0 && key_of(entries[j - 1]) >= lo {
+                    j -= 1;
+                    self.pending.push((entries[j], from_rec));
+                }
+                ctx.scan_end[u as usize].store(j as u32, Ordering::Relaxed);
+            } else {
+                let start = entries.partition_point(|&e| key_of(e) < lo);
+                for &e in &entries[start..] {
+                    if key_of(e) >= hi {
+                        break;
+                    }
+                    self.pending.push((e, from_rec));
+                }
+            }
+            if self.pending.len() >= GATHER {
+                self.relax(ctx.state);
+            }
+        }
+        self.relax(ctx.state);
+    }
+
+    /// Relaxes the gathered `(entry, from_record)` candidates: a target whose key
+    /// improves takes the candidate, and is noted in `touched` by the one thread
+    /// that first improves it in this level. The state is lowered with an atomic
+    /// minimum over `(key, record)`, so the result does not depend on the order in
+    /// which threads get there: the smallest key wins, and among equal keys the
+    /// smallest record, which is what a sequential scan in frontier order keeps.
+    fn relax(&mut self, state: &[AtomicU64]) {
+        for (i, &(e, from_rec)) in self.pending.iter().enumerate() {
+            if let Some(&(ahead, _)) = self.pending.get(i + PREFETCH) {
+                prefetch(&state[node_of(ahead) as usize]);
+            }
+            let slot = &state[node_of(e) as usize];
+            let candidate = pack_state(key_of(e), from_rec);
+            let (best, _) = unpack_state(slot.load(Ordering::Relaxed));
+            if key_of(e) < best {
+                let before = slot.fetch_min(candidate, Ordering::Relaxed);
+                let (before_key, before_rec) = unpack_state(before);
+                if before_rec == NONE && key_of(e) < before_key {
+                    self.touched.push(node_of(e));
+                }
+            }
+        }
+        self.relaxed += self.pending.len() as u64;
+        self.pending.clear();
+    }
+}
 
 /// A seed as a start of the search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,15 +212,13 @@ pub struct Start {
 }
 
 /// One improvement of one node's arrival.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Record {
     node: u32,
     /// Key of the edge that arrived (unused for roots).
     key: u32,
     /// The record this one was reached from, `NONE` for a seed.
     pred: u32,
-    /// The seed (node) at the root of this record's path.
-    root: u32,
     /// Hop level of the record.
     level: u32,
 }
@@ -90,9 +261,20 @@ impl Reach {
     /// The seed at the start (downstream) or end (upstream) of `node`'s path.
     pub fn seed(&self, node: u32) -> Option<u32> {
         match self.first.get(node as usize) {
-            Some(&r) if r != NONE => Some(self.records[r as usize].root),
+            Some(&r) if r != NONE => {
+                let mut r = r;
+                while self.records[r as usize].pred != NONE {
+                    r = self.records[r as usize].pred;
+                }
+                Some(self.records[r as usize].node)
+            }
             _ => None,
         }
+    }
+
+    /// How many nodes were reached (seeds included).
+    pub fn reached_count(&self) -> usize {
+        self.first.iter().filter(|&&r| r != NONE).count()
     }
 
     /// Every reached node with its hop count, sorted by (hops, node).
@@ -163,8 +345,7 @@ pub fn hops(
     let n = graph.node_count();
     let adj = graph.adjacency(direction);
     let mut records: Vec<Record> = Vec::new();
-    let mut first = vec![NONE; n];
-    let mut current = vec![NONE; n];
+    let mut first = huge_vec(n, |_| NONE);
     let mut arrival = vec![UNREACHED; n];
 
     let mut starts: Vec<Start> = starts.to_vec();
@@ -172,82 +353,152 @@ pub fn hops(
     starts.dedup_by_key(|s| s.node);
 
     // Level 0: the seeds. Each scans its root window of keys [lo, hi).
-    let mut frontier: Vec<(u32, u32, u32)> = Vec::with_capacity(starts.len());
+    // Frontier items are `(node, lo, hi)`: scan the node's edges with keys in
+    // [lo, hi). `hi == UNREACHED` means "below the last window", found without a
+    // search from `scan_end`, the position where the node's previous window began.
+    let mut frontier: Vec<(u32, u32, u32, u32)> = Vec::with_capacity(starts.len());
     for s in &starts {
         let rec = records.len() as u32;
         records.push(Record {
             node: s.node,
             key: direction.key(s.since),
             pred: NONE,
-            root: s.node,
             level: 0,
         });
         first[s.node as usize] = rec;
-        current[s.node as usize] = rec;
         let window = match direction {
             Direction::Downstream => {
                 // Arriving at `since` is the same as the root window [since, inf).
                 arrival[s.node as usize] = s.since;
                 (s.since, UNREACHED)
             }
-            // block >= since  <=>  key <= MAX_BLOCK - since.
+            // block >= since  <=>  key <= MAX_BLOCK - since. This window is a
+            // prefix of the node's edges; later windows may scan it again.
             Direction::Upstream => (0, MAX_BLOCK - s.since + 1),
         };
-        frontier.push((s.node, window.0, window.1));
+        frontier.push((s.node, window.0, window.1, rec));
     }
 
-    let mut cand = vec![UNREACHED; n];
-    let mut cand_rec = vec![NONE; n];
-    let mut touched: Vec<u32> = Vec::new();
+    // `state[v]` holds v's best key, lowered as soon as a candidate is found, with
+    // the record it came from in the current level. `current` (the record to
+    // extend from) changes only between levels, which keeps the relaxation
+    // level-synchronous.
+    //
+    // Each level first gathers the candidate edges of the frontier's windows into
+    // a buffer (sequential reads), then relaxes them in order while prefetching
+    // `state` of targets a few edges ahead: the random reads of `state` are what a
+    // search on a large graph waits for.
+    let seed_records = records.len();
+    let state: Vec<AtomicU64> = huge_vec(n, |i| AtomicU64::new(pack_state(arrival[i], NONE)));
+    drop(arrival);
+    let scan_end: Vec<AtomicU32> = huge_vec(n, |_| AtomicU32::new(NONE));
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, MAX_THREADS);
+    let mut workers: Vec<Worker> = (0..threads).map(|_| Worker::default()).collect();
+    let mut touched_bits: Vec<u64> = vec![0; n.div_ceil(64)];
     let mut level = 0;
+    let mut relaxed = 0u64;
     while !frontier.is_empty() && level < max_hops {
         level += 1;
-        for &(u, lo, hi) in &frontier {
-            let from_rec = current[u as usize];
-            let entries = adj.entries(u);
-            let start = entries.partition_point(|&e| key_of(e) < lo);
-            for &e in &entries[start..] {
-                let k = key_of(e);
-                if k >= hi {
-                    break;
+        let ctx = Level {
+            adj,
+            frontier: &frontier,
+            state: &state,
+            scan_end: &scan_end,
+        };
+        if frontier.len() >= PARALLEL_FRONTIER && workers.len() > 1 {
+            let stride = workers.len();
+            std::thread::scope(|scope| {
+                for (t, w) in workers.iter_mut().enumerate() {
+                    let ctx = &ctx;
+                    scope.spawn(move || w.run(ctx, t, stride));
                 }
-                let v = node_of(e) as usize;
-                if k < arrival[v] && k < cand[v] {
-                    if cand[v] == UNREACHED {
-                        touched.push(v as u32);
-                    }
-                    cand[v] = k;
-                    cand_rec[v] = from_rec;
-                }
+            });
+        } else {
+            workers[0].run(&ctx, 0, 1);
+        }
+        // Number the improvements in node order, whatever order the threads found
+        // them in: a bitset of touched nodes, read in ascending order.
+        for w in &mut workers {
+            relaxed += w.relaxed;
+            w.relaxed = 0;
+            for &v in &w.touched {
+                touched_bits[v as usize / 64] |= 1u64 << (v % 64);
             }
+            w.touched.clear();
         }
         frontier.clear();
-        touched.sort_unstable();
-        for &v in &touched {
-            let vi = v as usize;
-            let old = arrival[vi];
-            let new = cand[vi];
-            let pred = cand_rec[vi];
-            let rec = records.len() as u32;
-            records.push(Record {
-                node: v,
-                key: new,
-                pred,
-                root: records[pred as usize].root,
+        // Records are numbered in node order: each chunk of the node range takes
+        // the numbers after those of the chunks before it, so chunks can be
+        // written in parallel.
+        let chunk_words = touched_bits.len().div_ceil(workers.len()).max(1);
+        let counts: Vec<usize> = touched_bits
+            .chunks(chunk_words)
+            .map(|c| c.iter().map(|w| w.count_ones() as usize).sum())
+            .collect();
+        let total: usize = counts.iter().sum();
+        let base = records.len();
+        records.resize(base + total, Record::default());
+        let mut outs: Vec<Vec<(u32, u32, u32, u32)>> = vec![Vec::new(); counts.len()];
+        {
+            let mut rec_rest = &mut records[base..];
+            let mut first_rest = &mut first[..];
+            let mut jobs = Vec::with_capacity(counts.len());
+            let mut next_rec = base;
+            for ((chunk, bits), out) in counts
+                .iter()
+                .zip(touched_bits.chunks_mut(chunk_words))
+                .zip(outs.iter_mut())
+            {
+                let (recs, rest) = rec_rest.split_at_mut(*chunk);
+                rec_rest = rest;
+                let nodes = (bits.len() * 64).min(first_rest.len());
+                let (firsts, rest) = first_rest.split_at_mut(nodes);
+                first_rest = rest;
+                let node_base = (n - first_rest.len() - nodes) as u32;
+                jobs.push(NumberJob {
+                    bits,
+                    records: recs,
+                    first: firsts,
+                    node_base,
+                    rec_base: next_rec as u32,
+                    out,
+                });
+                next_rec += chunk;
+            }
+            let shared = Numbering {
+                state: &state,
+                expandable,
+                seed_records,
                 level,
-            });
-            arrival[vi] = new;
-            current[vi] = rec;
-            if first[vi] == NONE {
-                first[vi] = rec;
+            };
+            if total >= PARALLEL_FRONTIER && jobs.len() > 1 {
+                std::thread::scope(|scope| {
+                    for job in jobs {
+                        let shared = &shared;
+                        scope.spawn(move || job.run(shared));
+                    }
+                });
+            } else {
+                for job in jobs {
+                    job.run(&shared);
+                }
             }
-            if expandable[vi] {
-                frontier.push((v, new, old));
-            }
-            cand[vi] = UNREACHED;
         }
-        touched.clear();
+        for out in outs {
+            frontier.extend(out);
+        }
     }
+    tracing::debug!(
+        target: "exposure::hops",
+        direction = direction.as_str(),
+        levels = level,
+        records = records.len(),
+        edges_relaxed = relaxed,
+        "search done"
+    );
     Reach {
         direction,
         records,
@@ -324,8 +575,41 @@ mod tests {
     use super::*;
     use alloy_primitives::Address;
 
+    /// A search result read back in the test's own (external) node ids.
+    struct Found {
+        graph: Graph,
+        reach: Reach,
+    }
+
+    impl Found {
+        fn path(&self, v: u32) -> Vec<Step> {
+            let ext = |n: u32| self.graph.external_id(n);
+            let node = self
+                .graph
+                .node(&Address::with_last_byte(v as u8 + 1))
+                .unwrap();
+            self.reach
+                .path(node)
+                .into_iter()
+                .map(|s| Step {
+                    from: ext(s.from),
+                    to: ext(s.to),
+                    block: s.block,
+                })
+                .collect()
+        }
+
+        fn seed(&self, v: u32) -> Option<u32> {
+            let node = self
+                .graph
+                .node(&Address::with_last_byte(v as u8 + 1))
+                .unwrap();
+            self.reach.seed(node).map(|s| self.graph.external_id(s))
+        }
+    }
+
     /// Builds a graph over `n` nodes; runs both the engine and the reference; checks
-    /// they agree and returns the engine's hops.
+    /// they agree and returns the engine's hops, in external ids.
     fn run(
         n: usize,
         edges: &[(u32, u32, u32)],
@@ -333,18 +617,32 @@ mod tests {
         starts: &[Start],
         services: &[u32],
         max_hops: u32,
-    ) -> (Vec<Option<u32>>, Reach) {
-        let addrs: Vec<Address> = (0..n).map(|i| Address::with_last_byte(i as u8 + 1)).collect();
-        let graph = Graph::from_edges(addrs, edges);
+    ) -> (Vec<Option<u32>>, Found) {
+        let addrs: Vec<Address> = (0..n)
+            .map(|i| Address::with_last_byte(i as u8 + 1))
+            .collect();
+        let graph = Graph::from_edges(addrs.clone(), edges);
+        let internal = |v: u32| graph.node(&addrs[v as usize]).unwrap();
         let mut expandable = vec![true; n];
         for &s in services {
-            expandable[s as usize] = false;
+            expandable[internal(s) as usize] = false;
         }
-        let reach = hops(&graph, direction, starts, &expandable, max_hops);
-        let got: Vec<Option<u32>> = (0..n as u32).map(|v| reach.hops(v)).collect();
-        let want = reference_hops(n, edges, direction, starts, &expandable, max_hops);
+        let inner_starts: Vec<Start> = starts
+            .iter()
+            .map(|s| Start {
+                node: internal(s.node),
+                since: s.since,
+            })
+            .collect();
+        let reach = hops(&graph, direction, &inner_starts, &expandable, max_hops);
+        let got: Vec<Option<u32>> = (0..n as u32).map(|v| reach.hops(internal(v))).collect();
+        let mut ext_expandable = vec![true; n];
+        for &s in services {
+            ext_expandable[s as usize] = false;
+        }
+        let want = reference_hops(n, edges, direction, starts, &ext_expandable, max_hops);
         assert_eq!(got, want, "engine and reference disagree");
-        (got, reach)
+        (got, Found { graph, reach })
     }
 
     const DOWN: Direction = Direction::Downstream;
@@ -373,15 +671,41 @@ mod tests {
         assert_eq!(
             path,
             vec![
-                Step { from: 0, to: 1, block: 7 },
-                Step { from: 1, to: 2, block: 7 },
-                Step { from: 2, to: 3, block: 7 }
+                Step {
+                    from: 0,
+                    to: 1,
+                    block: 7
+                },
+                Step {
+                    from: 1,
+                    to: 2,
+                    block: 7
+                },
+                Step {
+                    from: 2,
+                    to: 3,
+                    block: 7
+                }
             ]
         );
         let (h, reach) = run(4, &edges, UP, &[seed(3)], &[], 10);
         assert_eq!(h, vec![Some(3), Some(2), Some(1), Some(0)]);
-        assert_eq!(reach.path(0)[0], Step { from: 0, to: 1, block: 7 });
-        assert_eq!(reach.path(0)[2], Step { from: 2, to: 3, block: 7 });
+        assert_eq!(
+            reach.path(0)[0],
+            Step {
+                from: 0,
+                to: 1,
+                block: 7
+            }
+        );
+        assert_eq!(
+            reach.path(0)[2],
+            Step {
+                from: 2,
+                to: 3,
+                block: 7
+            }
+        );
     }
 
     #[test]
@@ -392,14 +716,33 @@ mod tests {
         let (h, reach) = run(4, &edges, DOWN, &[seed(0)], &[], 10);
         assert_eq!(h, vec![Some(0), Some(1), Some(1), Some(3)]);
         // A still reports hop 1 with its one-transfer path...
-        assert_eq!(reach.path(1), vec![Step { from: 0, to: 1, block: 50 }]);
+        assert_eq!(
+            reach.path(1),
+            vec![Step {
+                from: 0,
+                to: 1,
+                block: 50
+            }]
+        );
         // ...and B's path goes the long, early way.
         assert_eq!(
             reach.path(3),
             vec![
-                Step { from: 0, to: 2, block: 1 },
-                Step { from: 2, to: 1, block: 2 },
-                Step { from: 1, to: 3, block: 10 }
+                Step {
+                    from: 0,
+                    to: 2,
+                    block: 1
+                },
+                Step {
+                    from: 2,
+                    to: 1,
+                    block: 2
+                },
+                Step {
+                    from: 1,
+                    to: 3,
+                    block: 10
+                }
             ]
         );
     }
@@ -421,12 +764,32 @@ mod tests {
     fn since_block_is_respected_in_both_directions() {
         // Seed S (since 100). S->A at 50 does not count, S->B at 150 does.
         let edges = [(0, 1, 50), (0, 2, 150), (1, 3, 200)];
-        let (h, _) = run(4, &edges, DOWN, &[Start { node: 0, since: 100 }], &[], 10);
+        let (h, _) = run(
+            4,
+            &edges,
+            DOWN,
+            &[Start {
+                node: 0,
+                since: 100,
+            }],
+            &[],
+            10,
+        );
         assert_eq!(h, vec![Some(0), None, Some(1), None]);
         // Upstream of seed T (since 100): X->T at 50 does not count, Y->T at 150 does,
         // and Z->Y at 120 (before 150) makes Z 2 hops upstream.
         let edges = [(1, 0, 50), (2, 0, 150), (3, 2, 120), (4, 1, 10)];
-        let (h, _) = run(5, &edges, UP, &[Start { node: 0, since: 100 }], &[], 10);
+        let (h, _) = run(
+            5,
+            &edges,
+            UP,
+            &[Start {
+                node: 0,
+                since: 100,
+            }],
+            &[],
+            10,
+        );
         assert_eq!(h, vec![Some(0), None, Some(1), Some(2), None]);
     }
 
@@ -462,7 +825,13 @@ mod tests {
     fn seed_tainted_earlier_through_another_seed() {
         // S1 (since 100) receives from S2 at 10; S1->A at 20 then counts via S2.
         let edges = [(1, 0, 10), (0, 2, 20)];
-        let starts = [Start { node: 0, since: 100 }, seed(1)];
+        let starts = [
+            Start {
+                node: 0,
+                since: 100,
+            },
+            seed(1),
+        ];
         let (h, reach) = run(3, &edges, DOWN, &starts, &[], 10);
         assert_eq!(h, vec![Some(0), Some(0), Some(2)]);
         assert_eq!(reach.seed(2), Some(1));

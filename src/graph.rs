@@ -1,6 +1,7 @@
 //! The transfer graph: a compact CSR (compressed sparse row) in both directions.
 //!
-//! Nodes are `u32` ids (the store's address id minus one). Every value-moving
+//! Nodes are `u32` ids, numbered by decreasing degree; `external_id` gives the
+//! store's id (address id minus one) back. Every value-moving
 //! transfer is an edge, parallel edges included. Each adjacency entry is one `u64`:
 //! `key << 32 | neighbour`, and each node's entries are sorted, so that a binary
 //! search finds the first edge usable after a given time.
@@ -11,11 +12,41 @@
 //!   so "earlier in the reversed walk" is again "smaller key".
 //!
 //! Memory: 8 bytes per edge per direction (16 per transfer), plus 16 bytes per node
-//! for the two offset arrays, 20 for its address and 4 for the address index.
+//! for the two offset arrays, 20 for its address, 4 for the address index and 4
+//! for the external id.
 
 use alloy_primitives::Address;
 
 use crate::transfer::MAX_BLOCK;
+
+/// A vector of `n` values from `f`, whose memory is first advised to the kernel as
+/// wanting transparent huge pages. The search reads these arrays at random, and
+/// with 4 KiB pages nearly every such read also misses the TLB; 2 MiB pages make
+/// the large arrays cheap to address. Without support (other systems, or THP
+/// disabled) this is an ordinary vector.
+pub(crate) fn huge_vec<T>(n: usize, mut f: impl FnMut(usize) -> T) -> Vec<T> {
+    let mut v: Vec<T> = Vec::with_capacity(n);
+    advise_huge_pages(v.as_mut_ptr().cast::<u8>(), n * std::mem::size_of::<T>());
+    v.extend((0..n).map(&mut f));
+    v
+}
+
+#[cfg(target_os = "linux")]
+fn advise_huge_pages(ptr: *mut u8, len: usize) {
+    const HUGE: usize = 2 << 20;
+    let start = (ptr as usize).next_multiple_of(HUGE);
+    let end = (ptr as usize + len) & !(HUGE - 1);
+    if end > start {
+        // SAFETY: the range lies inside an allocation this process owns; MADV_HUGEPAGE
+        // only changes how the kernel backs it, never its contents.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge_pages(_ptr: *mut u8, _len: usize) {}
 
 /// One direction's adjacency.
 #[derive(Debug, Clone, Default)]
@@ -45,14 +76,18 @@ pub fn node_of(entry: u64) -> u32 {
 impl Adjacency {
     /// Builds from `(node, key, neighbour)` triples given twice by `fill`: once to
     /// count, once to place. Cost O(E log d) for the per-node sorts.
-    fn build(nodes: usize, edges: usize, fill: impl Fn(&mut dyn FnMut(u32, u32, u32))) -> Adjacency {
+    fn build(
+        nodes: usize,
+        edges: usize,
+        fill: impl Fn(&mut dyn FnMut(u32, u32, u32)),
+    ) -> Adjacency {
         let mut offsets = vec![0u64; nodes + 1];
         fill(&mut |n, _, _| offsets[n as usize + 1] += 1);
         for i in 0..nodes {
             offsets[i + 1] += offsets[i];
         }
         let mut cursor: Vec<u64> = offsets[..nodes].to_vec();
-        let mut entries = vec![0u64; edges];
+        let mut entries = huge_vec(edges, |_| 0u64);
         fill(&mut |n, key, other| {
             let c = &mut cursor[n as usize];
             entries[*c as usize] = pack(key, other);
@@ -70,6 +105,24 @@ impl Adjacency {
     pub fn entries(&self, node: u32) -> &[u64] {
         let n = node as usize;
         &self.entries[self.offsets[n] as usize..self.offsets[n + 1] as usize]
+    }
+
+    /// Hints the CPU to load `node`'s offsets and the entries just below `pos`
+    /// (relative to the node's first entry; `u32::MAX` for its end).
+    #[inline]
+    pub fn prefetch(&self, node: u32, pos: u32) {
+        let n = node as usize;
+        crate::exposure::prefetch(&self.offsets[n]);
+        let start = self.offsets[n] as usize;
+        let end = self.offsets[n + 1] as usize;
+        let at = if pos == u32::MAX {
+            end
+        } else {
+            start + pos as usize
+        };
+        if at > start {
+            crate::exposure::prefetch(&self.entries[at - 1]);
+        }
     }
 
     /// Number of entries of `node`.
@@ -128,24 +181,62 @@ pub struct Graph {
     addresses: Vec<Address>,
     /// Node ids sorted by address, for lookups.
     by_address: Vec<u32>,
+    /// Per node, its external (store) id.
+    external: Vec<u32>,
 }
 
 impl Graph {
-    /// Builds a graph over `addresses` (node id = index) from `(from, to, block)`
-    /// edges. Panics if an edge names a node outside `addresses`: callers give ids
-    /// that come from the same store.
+    /// Builds a graph over `addresses` from `(from, to, block)` edges whose ends are
+    /// *external* ids (indexes into `addresses`, i.e. store ids). Panics if an edge
+    /// names an id outside `addresses`: callers give ids from the same store.
+    ///
+    /// Nodes are renumbered by decreasing degree, so that the hubs, which most
+    /// edges point at, share a few cache lines at the front of every per-node
+    /// array of the search; this alone makes the search several times faster on
+    /// power-law graphs. `external_id` maps back.
     pub fn from_edges(addresses: Vec<Address>, edges: &[(u32, u32, u32)]) -> Graph {
         let n = addresses.len();
-        let out = Adjacency::build(n, edges.len(), |f| {
-            for &(from, to, block) in edges {
-                f(from, Direction::Downstream.key(block), to);
-            }
+        let mut degree = vec![0u32; n];
+        for &(from, to, _) in edges {
+            degree[from as usize] += 1;
+            degree[to as usize] += 1;
+        }
+        let mut external: Vec<u32> = (0..n as u32).collect();
+        external.sort_by_key(|&i| std::cmp::Reverse(degree[i as usize]));
+        drop(degree);
+        let mut internal = vec![0u32; n];
+        for (new, &old) in external.iter().enumerate() {
+            internal[old as usize] = new as u32;
+        }
+        // The two directions are independent: build them on two threads.
+        let internal = &internal;
+        let (out, inn) = std::thread::scope(|scope| {
+            let out = scope.spawn(|| {
+                Adjacency::build(n, edges.len(), |f| {
+                    for &(from, to, block) in edges {
+                        f(
+                            internal[from as usize],
+                            Direction::Downstream.key(block),
+                            internal[to as usize],
+                        );
+                    }
+                })
+            });
+            let inn = Adjacency::build(n, edges.len(), |f| {
+                for &(from, to, block) in edges {
+                    f(
+                        internal[to as usize],
+                        Direction::Upstream.key(block),
+                        internal[from as usize],
+                    );
+                }
+            });
+            (out.join().expect("adjacency build thread"), inn)
         });
-        let inn = Adjacency::build(n, edges.len(), |f| {
-            for &(from, to, block) in edges {
-                f(to, Direction::Upstream.key(block), from);
-            }
-        });
+        let mut addresses = addresses;
+        let mut renumbered = Vec::with_capacity(n);
+        renumbered.extend(external.iter().map(|&old| addresses[old as usize]));
+        addresses = renumbered;
         let mut by_address: Vec<u32> = (0..n as u32).collect();
         by_address.sort_unstable_by_key(|&i| addresses[i as usize]);
         Graph {
@@ -153,7 +244,13 @@ impl Graph {
             inn,
             addresses,
             by_address,
+            external,
         }
+    }
+
+    /// The external (store) id of a node.
+    pub fn external_id(&self, node: u32) -> u32 {
+        self.external[node as usize]
     }
 
     /// The adjacency followed in `direction`.
@@ -199,6 +296,7 @@ impl Graph {
             + self.inn.heap_bytes()
             + self.addresses.capacity() * 20
             + self.by_address.capacity() * 4
+            + self.external.capacity() * 4
     }
 }
 
@@ -209,24 +307,31 @@ mod tests {
     #[test]
     fn csr_keeps_parallel_edges_sorted_by_block() {
         let addrs: Vec<Address> = (1..=3).map(Address::repeat_byte).collect();
-        let g = Graph::from_edges(addrs, &[(0, 1, 9), (0, 1, 3), (0, 2, 5), (0, 1, 3), (2, 0, 1)]);
+        let g = Graph::from_edges(
+            addrs,
+            &[(0, 1, 9), (0, 1, 3), (0, 2, 5), (0, 1, 3), (2, 0, 1)],
+        );
+        let id = |b: u8| g.node(&Address::repeat_byte(b)).unwrap();
+        let (a, b, c) = (id(1), id(2), id(3));
+        // Renumbered by degree: a (5) first, then b (3), then c (2).
+        assert_eq!((a, b, c), (0, 1, 2));
+        assert_eq!(g.external_id(c), 2);
         let out: Vec<(u32, u32)> = g
             .adjacency(Direction::Downstream)
-            .entries(0)
+            .entries(a)
             .iter()
             .map(|&e| (key_of(e), node_of(e)))
             .collect();
-        assert_eq!(out, vec![(3, 1), (3, 1), (5, 2), (9, 1)]);
+        assert_eq!(out, vec![(3, b), (3, b), (5, c), (9, b)]);
         let inn: Vec<(u32, u32)> = g
             .adjacency(Direction::Upstream)
-            .entries(1)
+            .entries(b)
             .iter()
             .map(|&e| (Direction::Upstream.block(key_of(e)), node_of(e)))
             .collect();
-        assert_eq!(inn, vec![(9, 0), (3, 0), (3, 0)]);
+        assert_eq!(inn, vec![(9, a), (3, a), (3, a)]);
         assert_eq!(g.edge_count(), 5);
-        assert_eq!(g.node(&Address::repeat_byte(3)), Some(2));
         assert_eq!(g.node(&Address::repeat_byte(7)), None);
-        assert_eq!(g.degree(0), 5);
+        assert_eq!(g.degree(a), 5);
     }
 }

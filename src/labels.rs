@@ -76,9 +76,7 @@ impl Category {
             | Category::Mixer
             | Category::Scam
             | Category::Phishing => Role::Seed,
-            Category::Exchange | Category::Bridge | Category::Dex | Category::Defi => {
-                Role::Service
-            }
+            Category::Exchange | Category::Bridge | Category::Dex | Category::Defi => Role::Service,
         }
     }
 
@@ -223,8 +221,17 @@ mod tests {
 
     #[test]
     fn categories_parse() {
-        assert_eq!("Sanctioned".parse::<Category>().unwrap(), Category::Sanctioned);
-        assert!("casino".parse::<Category>().unwrap_err().0.contains("unknown category"));
+        assert_eq!(
+            "Sanctioned".parse::<Category>().unwrap(),
+            Category::Sanctioned
+        );
+        assert!(
+            "casino"
+                .parse::<Category>()
+                .unwrap_err()
+                .0
+                .contains("unknown category")
+        );
         assert_eq!(Category::Dex.role(), Role::Service);
     }
 }

@@ -15,7 +15,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use hoptrace::analysis::{self, Analysis, DEFAULT_MAX_HOPS, RiskLevel};
 use hoptrace::bench::{self, Synthetic};
 use hoptrace::exposure::Step;
-use hoptrace::graph::Direction;
+use hoptrace::graph::{Direction, Graph};
 use hoptrace::import::{read_labels, read_wallets};
 use hoptrace::report::{self, Evidence, Format};
 use hoptrace::store::{Store, StoreError};
@@ -27,7 +27,12 @@ use hoptrace::transfer::{Transfer, parse_address};
 #[command(name = "hoptrace", version, about)]
 struct Cli {
     /// The SQLite database.
-    #[arg(long, global = true, env = "HOPTRACE_DB", default_value = "hoptrace.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "HOPTRACE_DB",
+        default_value = "hoptrace.db"
+    )]
     db: PathBuf,
 
     /// Say more on stderr (-v info, -vv debug).
@@ -234,9 +239,11 @@ fn progress_bar(len: u64) -> ProgressBar {
         },
     );
     bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     bar
 }
@@ -323,17 +330,23 @@ fn analyse(store: &Store, max_hops: u32, directions: &[Direction]) -> Result<Ana
     let a = Analysis::new(graph, labels, max_hops, directions);
     tracing::info!(seeds = a.seeds.len(), elapsed = ?t.elapsed(), "hops computed");
     if a.seeds.is_empty() {
-        eprintln!("hoptrace: warning: the store has no seed labels: nothing can be reached (import labels first)");
+        eprintln!(
+            "hoptrace: warning: the store has no seed labels: nothing can be reached (import labels first)"
+        );
     }
     Ok(a)
 }
 
-fn lookup(store: &Store) -> impl FnMut(Step) -> Result<Transfer> + '_ {
+/// Resolves an evidence step (graph nodes) to the stored transfer it stands for.
+fn lookup<'a>(store: &'a Store, graph: &'a Graph) -> impl FnMut(Step) -> Result<Transfer> + 'a {
     move |s: Step| {
-        store.find_transfer(s.from, s.to, s.block)?.with_context(|| {
+        let (from, to) = (graph.external_id(s.from), graph.external_id(s.to));
+        store.find_transfer(from, to, s.block)?.with_context(|| {
             format!(
                 "evidence transfer {} -> {} in block {} is missing from the store",
-                s.from, s.to, s.block
+                graph.address(s.from),
+                graph.address(s.to),
+                s.block
             )
         })
     }
@@ -372,7 +385,7 @@ fn emit(output: Option<&Path>, write: impl FnOnce(&mut dyn Write) -> Result<()>)
 fn trace(db: &Path, args: TraceArgs) -> Result<()> {
     let store = open_existing(db)?;
     let a = analyse(&store, args.search.max_hops, &args.direction.directions())?;
-    let mut evidence = Evidence::new(lookup(&store));
+    let mut evidence = Evidence::new(lookup(&store, &a.graph));
     let findings = report::all_findings(&a, &mut evidence)?;
     emit(args.output.as_deref(), |w| {
         Ok(report::write_findings(&findings, args.format, w)?)
@@ -394,7 +407,7 @@ fn check(db: &Path, args: CheckArgs) -> Result<()> {
         args.search.max_hops,
         &[Direction::Downstream, Direction::Upstream],
     )?;
-    let mut evidence = Evidence::new(lookup(&store));
+    let mut evidence = Evidence::new(lookup(&store, &a.graph));
     let results = addresses
         .iter()
         .map(|addr| report::check(&a, addr, &mut evidence))
@@ -411,7 +424,12 @@ fn check(db: &Path, args: CheckArgs) -> Result<()> {
     })
 }
 
-const SCORE_COLUMNS: [&str; 4] = ["downstream_hops", "upstream_hops", "seed_category", "risk_level"];
+const SCORE_COLUMNS: [&str; 4] = [
+    "downstream_hops",
+    "upstream_hops",
+    "seed_category",
+    "risk_level",
+];
 
 fn score(db: &Path, args: ScoreArgs) -> Result<()> {
     let (header, rows) = read_wallets(&args.wallets).map_err(StoreError::from)?;
@@ -425,13 +443,21 @@ fn score(db: &Path, args: ScoreArgs) -> Result<()> {
         .into_iter()
         .map(|(mut fields, address)| {
             let node = a.node(&address);
-            let hop = |d| node.and_then(|n| a.hops(d, n)).map(|h| h.to_string()).unwrap_or_default();
+            let hop = |d| {
+                node.and_then(|n| a.hops(d, n))
+                    .map(|h| h.to_string())
+                    .unwrap_or_default()
+            };
             let nearest = node.and_then(|n| a.nearest(n));
             fields.push(hop(Direction::Downstream));
             fields.push(hop(Direction::Upstream));
             fields.push(nearest.map(|(_, _, c)| c.to_string()).unwrap_or_default());
             let level = RiskLevel::from_hops(nearest.map(|(_, h, _)| h));
-            fields.push(if level == RiskLevel::None { String::new() } else { level.as_str().to_string() });
+            fields.push(if level == RiskLevel::None {
+                String::new()
+            } else {
+                level.as_str().to_string()
+            });
             fields
         })
         .collect();
@@ -487,7 +513,9 @@ fn demo() -> Result<()> {
     import_transfers(&mut store, &[transfers])?;
     import_labels(&mut store, &[labels], None)?;
     drop(store);
-    println!("Ronin bridge theft (Lazarus), March 2022: 1,732 Tornado Cash 100 ETH withdrawals to the");
+    println!(
+        "Ronin bridge theft (Lazarus), March 2022: 1,732 Tornado Cash 100 ETH withdrawals to the"
+    );
     println!("exploiter's withdrawal wallets, with the OFAC SDN list of 2025-02-26 as seeds.");
     println!();
     score(
@@ -537,6 +565,17 @@ fn run_bench(args: BenchArgs) -> Result<()> {
             ..params
         };
         bench::write_csv(import_params, &csv)?;
+        let t = Instant::now();
+        let mut reader = hoptrace::import::TransferReader::open(&csv)?;
+        while reader.next_transfer()?.is_some() {}
+        let secs = t.elapsed().as_secs_f64();
+        writeln!(
+            out,
+            "CSV parse only: {} rows in {:.2} s = {:.0} rows/s",
+            reader.rows(),
+            secs,
+            reader.rows() as f64 / secs
+        )?;
         let mut store = Store::open(&dir.path().join("bench.db"))?;
         let t = Instant::now();
         let summary = store.import_transfers(&csv, |_, _, _| {})?;

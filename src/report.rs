@@ -133,7 +133,9 @@ where
     let Some(reach) = analysis.reach(direction) else {
         return Ok(None);
     };
-    let (Some(hops), Some((seed_node, seed))) = (reach.hops(node), analysis.seed_of(direction, node)) else {
+    let (Some(hops), Some((seed_node, seed))) =
+        (reach.hops(node), analysis.seed_of(direction, node))
+    else {
         return Ok(None);
     };
     let path = evidence.resolve(&reach.path(node))?;
@@ -150,7 +152,10 @@ where
 }
 
 /// Every finding of the analysis, downstream first, each sorted by (hops, address).
-pub fn all_findings<F, E>(analysis: &Analysis, evidence: &mut Evidence<F>) -> Result<Vec<Finding>, E>
+pub fn all_findings<F, E>(
+    analysis: &Analysis,
+    evidence: &mut Evidence<F>,
+) -> Result<Vec<Finding>, E>
 where
     F: FnMut(Step) -> Result<Transfer, E>,
 {
@@ -171,7 +176,10 @@ where
 }
 
 fn path_hashes(path: &[PathTransfer]) -> String {
-    path.iter().map(|p| p.tx_hash.as_str()).collect::<Vec<_>>().join(">")
+    path.iter()
+        .map(|p| p.tx_hash.as_str())
+        .collect::<Vec<_>>()
+        .join(">")
 }
 
 /// Writes findings in `format`.
@@ -224,13 +232,23 @@ pub fn write_findings(findings: &[Finding], format: Format, out: &mut dyn Write)
                         f.hops.to_string(),
                         f.seed_category.clone(),
                         f.seed_name.clone().unwrap_or_else(|| f.seed.clone()),
-                        f.path.first().map(|p| p.block.to_string()).unwrap_or_default(),
+                        f.path
+                            .first()
+                            .map(|p| p.block.to_string())
+                            .unwrap_or_default(),
                     ]
                 })
                 .collect();
             write_table(
                 out,
-                &["address", "direction", "hops", "category", "seed", "first block"],
+                &[
+                    "address",
+                    "direction",
+                    "hops",
+                    "category",
+                    "seed",
+                    "first block",
+                ],
                 &rows,
             )?;
             writeln!(out, "{} finding(s)", findings.len())

@@ -148,23 +148,27 @@ pub fn parse_address(s: &str) -> Result<Address, FieldError> {
     let digits = t
         .strip_prefix("0x")
         .or_else(|| t.strip_prefix("0X"))
-        .ok_or_else(|| FieldError::new(format!("{t:?} is not an address: it must start with 0x")))?;
+        .ok_or_else(|| {
+            FieldError::new(format!("{t:?} is not an address: it must start with 0x"))
+        })?;
     if digits.len() != 40 {
         return Err(FieldError::new(format!(
             "{t:?} is not an address: expected 40 hex digits after 0x, found {}",
             digits.len()
         )));
     }
-    if let Some(bad) = digits.chars().find(|c| !c.is_ascii_hexdigit()) {
+    let mut bytes = [0u8; 20];
+    if hex::decode_to_slice(digits, &mut bytes).is_err() {
+        let bad = digits
+            .chars()
+            .find(|c| !c.is_ascii_hexdigit())
+            .unwrap_or('?');
         return Err(FieldError::new(format!(
             "{t:?} is not an address: {bad:?} is not a hex digit"
         )));
     }
-    let has_lower = digits.chars().any(|c| c.is_ascii_lowercase());
-    let has_upper = digits.chars().any(|c| c.is_ascii_uppercase());
-    let mut bytes = [0u8; 20];
-    hex::decode_to_slice(digits, &mut bytes)
-        .map_err(|e| FieldError::new(format!("{t:?} is not an address: {e}")))?;
+    let has_lower = digits.bytes().any(|c| c.is_ascii_lowercase());
+    let has_upper = digits.bytes().any(|c| c.is_ascii_uppercase());
     let address = Address::from(bytes);
     if has_lower && has_upper {
         let expected = address.to_checksum(None);
@@ -184,14 +188,12 @@ pub fn parse_tx_hash(s: &str) -> Result<B256, FieldError> {
         .strip_prefix("0x")
         .or_else(|| t.strip_prefix("0X"))
         .ok_or_else(|| FieldError::new(format!("{t:?} is not a tx hash: it must start with 0x")))?;
-    if digits.len() != 64 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+    let mut bytes = [0u8; 32];
+    if digits.len() != 64 || hex::decode_to_slice(digits, &mut bytes).is_err() {
         return Err(FieldError::new(format!(
             "{t:?} is not a tx hash: expected 0x and 64 hex digits"
         )));
     }
-    let mut bytes = [0u8; 32];
-    hex::decode_to_slice(digits, &mut bytes)
-        .map_err(|e| FieldError::new(format!("{t:?} is not a tx hash: {e}")))?;
     Ok(B256::from(bytes))
 }
 
@@ -217,8 +219,11 @@ pub fn parse_block(s: &str) -> Result<u32, FieldError> {
 /// Parses a small non-negative integer (a log index or position in a transaction).
 pub fn parse_index(s: &str) -> Result<u32, FieldError> {
     let t = s.trim();
-    t.parse::<u32>()
-        .map_err(|_| FieldError::new(format!("{t:?} is not an index: expected a non-negative integer")))
+    t.parse::<u32>().map_err(|_| {
+        FieldError::new(format!(
+            "{t:?} is not an index: expected a non-negative integer"
+        ))
+    })
 }
 
 /// Parses an amount in base units: a non-negative decimal integer up to 2^256-1.
@@ -275,7 +280,8 @@ pub fn parse_decimal_units(s: &str, decimals: u8) -> Result<U256, FieldError> {
     if digits.is_empty() {
         return Ok(U256::ZERO);
     }
-    U256::from_str_radix(digits, 10).map_err(|_| FieldError::new(format!("amount {t} overflows 2^256-1")))
+    U256::from_str_radix(digits, 10)
+        .map_err(|_| FieldError::new(format!("amount {t} overflows 2^256-1")))
 }
 
 /// Parses a timestamp: unix seconds, or RFC 3339 (`2022-03-23T12:00:00Z`).
@@ -304,10 +310,18 @@ mod tests {
         assert_eq!(lower_hex(&a), lower);
         let checksummed = a.to_checksum(None);
         assert_eq!(parse_address(&checksummed).unwrap(), a);
-        assert_eq!(parse_address(&lower.to_uppercase().replace("0X", "0x")).unwrap(), a);
+        assert_eq!(
+            parse_address(&lower.to_uppercase().replace("0X", "0x")).unwrap(),
+            a
+        );
         // Flip the case of one letter: the checksum must fail.
         let mut broken: Vec<char> = checksummed.chars().collect();
-        let i = broken.iter().skip(2).position(|c| c.is_ascii_alphabetic()).unwrap() + 2;
+        let i = broken
+            .iter()
+            .skip(2)
+            .position(|c| c.is_ascii_alphabetic())
+            .unwrap()
+            + 2;
         broken[i] = if broken[i].is_ascii_uppercase() {
             broken[i].to_ascii_lowercase()
         } else {
@@ -322,7 +336,10 @@ mod tests {
     #[test]
     fn amounts() {
         assert_eq!(parse_amount("0").unwrap(), U256::ZERO);
-        assert_eq!(parse_amount("1000000000000000000").unwrap(), U256::from(10u64.pow(18)));
+        assert_eq!(
+            parse_amount("1000000000000000000").unwrap(),
+            U256::from(10u64.pow(18))
+        );
         let max = U256::MAX.to_string();
         assert_eq!(parse_amount(&max).unwrap(), U256::MAX);
         let over = "115792089237316195423570985008687907853269984665640564039457584007913129639936";
@@ -334,9 +351,15 @@ mod tests {
 
     #[test]
     fn decimal_units() {
-        assert_eq!(parse_decimal_units("1.5", 18).unwrap(), U256::from(15u64 * 10u64.pow(17)));
+        assert_eq!(
+            parse_decimal_units("1.5", 18).unwrap(),
+            U256::from(15u64 * 10u64.pow(17))
+        );
         assert_eq!(parse_decimal_units("0", 18).unwrap(), U256::ZERO);
-        assert_eq!(parse_decimal_units("1,000.25", 6).unwrap(), U256::from(1_000_250_000u64));
+        assert_eq!(
+            parse_decimal_units("1,000.25", 6).unwrap(),
+            U256::from(1_000_250_000u64)
+        );
         assert!(parse_decimal_units("0.0000001", 6).is_err());
         assert!(parse_decimal_units("abc", 6).is_err());
     }
@@ -348,7 +371,10 @@ mod tests {
         assert!(parse_block("-3").is_err());
         assert!(parse_block("4294967295").is_err());
         assert_eq!(parse_timestamp("1648000000").unwrap(), 1_648_000_000);
-        assert_eq!(parse_timestamp("2022-03-23T00:00:00Z").unwrap(), 1_647_993_600);
+        assert_eq!(
+            parse_timestamp("2022-03-23T00:00:00Z").unwrap(),
+            1_647_993_600
+        );
         assert!(parse_timestamp("yesterday").is_err());
     }
 }

@@ -5,24 +5,24 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 
 /// The `hoptrace` binary with `--db` pointing at `db`.
-pub fn hoptrace(db: &Path) -> Command {
+pub(crate) fn hoptrace(db: &Path) -> Command {
     let mut cmd = Command::cargo_bin("hoptrace").expect("binary built");
     cmd.env_remove("HOPTRACE_DB").arg("--db").arg(db);
     cmd
 }
 
 /// The shared data directory (`../shared/data` next to the repository).
-pub fn shared_data() -> PathBuf {
+pub(crate) fn shared_data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
 }
 
 /// The repository's fixtures directory.
-pub fn fixtures() -> PathBuf {
+pub(crate) fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
 /// Writes `text` to `dir/name` and returns the path.
-pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).expect("write test file");
     p

@@ -1,1 +1,189 @@
-//! placeholder
+//! Property tests: the CSR hop engine against the slow, obvious reference
+//! (Bellman-Ford over hop levels on node -> best block), on random multigraphs with
+//! random seeds, `since` blocks and services, in both directions; plus invariants
+//! of the evidence paths.
+
+use alloy_primitives::Address;
+use proptest::prelude::*;
+
+use hoptrace::exposure::{Reach, Start, Step, hops, reference_hops};
+use hoptrace::graph::{Direction, Graph};
+
+#[derive(Debug, Clone)]
+struct Case {
+    nodes: usize,
+    edges: Vec<(u32, u32, u32)>,
+    starts: Vec<Start>,
+    services: Vec<bool>,
+    max_hops: u32,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (1usize..14, 0u32..12).prop_flat_map(|(nodes, blocks)| {
+        let n = nodes as u32;
+        let edge = (0..n, 0..n, 0..=blocks);
+        let start = (0..n, 0..=blocks + 1).prop_map(|(node, since)| Start { node, since });
+        (
+            Just(nodes),
+            prop::collection::vec(edge, 0..40),
+            prop::collection::vec(start, 1..4),
+            prop::collection::vec(prop::bool::weighted(0.2), nodes),
+            0u32..8,
+        )
+            .prop_map(|(nodes, edges, starts, services, max_hops)| Case {
+                nodes,
+                edges,
+                starts,
+                services,
+                max_hops,
+            })
+    })
+}
+
+/// The graph of a case, with the case's node ids mapped to the graph's.
+struct Built {
+    graph: Graph,
+    /// case id -> graph node.
+    internal: Vec<u32>,
+    starts: Vec<Start>,
+    expandable: Vec<bool>,
+}
+
+impl Built {
+    fn new(c: &Case) -> Built {
+        let addrs: Vec<Address> = (0..c.nodes)
+            .map(|i| Address::with_last_byte(i as u8))
+            .collect();
+        let graph = Graph::from_edges(addrs.clone(), &c.edges);
+        let internal: Vec<u32> = addrs.iter().map(|a| graph.node(a).unwrap()).collect();
+        let starts = c
+            .starts
+            .iter()
+            .map(|s| Start {
+                node: internal[s.node as usize],
+                since: s.since,
+            })
+            .collect();
+        let mut expandable = vec![true; c.nodes];
+        for (v, &service) in c.services.iter().enumerate() {
+            expandable[internal[v] as usize] = !service;
+        }
+        Built {
+            graph,
+            internal,
+            starts,
+            expandable,
+        }
+    }
+
+    fn search(&self, d: Direction, max_hops: u32) -> Reach {
+        hops(&self.graph, d, &self.starts, &self.expandable, max_hops)
+    }
+
+    fn hops_by_case_id(&self, reach: &Reach) -> Vec<Option<u32>> {
+        self.internal.iter().map(|&n| reach.hops(n)).collect()
+    }
+}
+
+fn expandable(c: &Case) -> Vec<bool> {
+    c.services.iter().map(|s| !s).collect()
+}
+
+const BOTH: [Direction; 2] = [Direction::Downstream, Direction::Upstream];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn engine_equals_reference(c in case()) {
+        let b = Built::new(&c);
+        let expand = expandable(&c);
+        for d in BOTH {
+            let got = b.hops_by_case_id(&b.search(d, c.max_hops));
+            let want = reference_hops(c.nodes, &c.edges, d, &c.starts, &expand, c.max_hops);
+            prop_assert_eq!(got, want, "direction {:?}", d);
+        }
+    }
+
+    #[test]
+    fn evidence_paths_are_valid(c in case()) {
+        let b = Built::new(&c);
+        let expand = expandable(&c);
+        let since = |node: u32| c.starts.iter().filter(|s| s.node == node).map(|s| s.since).min();
+        let ext = |n: u32| b.graph.external_id(n);
+        for d in BOTH {
+            let reach = b.search(d, c.max_hops);
+            for v in 0..c.nodes as u32 {
+                let node = b.internal[v as usize];
+                let Some(h) = reach.hops(node) else { continue };
+                let path: Vec<Step> = reach
+                    .path(node)
+                    .into_iter()
+                    .map(|s| Step { from: ext(s.from), to: ext(s.to), block: s.block })
+                    .collect();
+                prop_assert_eq!(path.len() as u32, h);
+                let seed = ext(reach.seed(node).expect("reached nodes have a seed"));
+                prop_assert!(since(seed).is_some(), "the root is a seed");
+                if h == 0 {
+                    prop_assert!(since(v).is_some(), "hop 0 only for seeds");
+                    continue;
+                }
+                // Each step is a real transfer, blocks never decrease along the flow.
+                for s in &path {
+                    prop_assert!(c.edges.contains(&(s.from, s.to, s.block)));
+                }
+                for w in path.windows(2) {
+                    prop_assert!(w[0].block <= w[1].block);
+                    prop_assert_eq!(w[0].to, w[1].from);
+                }
+                // Intermediate nodes may continue a path.
+                for s in &path[..path.len() - 1] {
+                    prop_assert!(expand[s.to as usize] || since(s.to).is_some());
+                }
+                let (first, last) = (path[0], path[path.len() - 1]);
+                match d {
+                    Direction::Downstream => {
+                        prop_assert_eq!(first.from, seed);
+                        prop_assert_eq!(last.to, v);
+                        prop_assert!(first.block >= since(seed).unwrap());
+                    }
+                    Direction::Upstream => {
+                        prop_assert_eq!(first.from, v);
+                        prop_assert_eq!(last.to, seed);
+                        prop_assert!(last.block >= since(seed).unwrap());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn adding_an_edge_never_increases_a_distance(c in case(), extra in (0u32..14, 0u32..14, 0u32..13)) {
+        let n = c.nodes as u32;
+        let (a, b, block) = (extra.0 % n, extra.1 % n, extra.2);
+        let mut more = c.clone();
+        more.edges.push((a, b, block));
+        let (b1, b2) = (Built::new(&c), Built::new(&more));
+        for d in BOTH {
+            let before = b1.hops_by_case_id(&b1.search(d, c.max_hops));
+            let after = b2.hops_by_case_id(&b2.search(d, c.max_hops));
+            for (h1, h2) in before.iter().zip(&after) {
+                if let Some(h) = h1 {
+                    prop_assert!(h2.is_some_and(|h2| h2 <= *h));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn seeds_are_hop_zero(c in case()) {
+        let b = Built::new(&c);
+        for d in BOTH {
+            let reach = b.search(d, c.max_hops);
+            for s in &b.starts {
+                prop_assert_eq!(reach.hops(s.node), Some(0));
+                prop_assert_eq!(reach.seed(s.node), Some(s.node));
+            }
+        }
+    }
+}
