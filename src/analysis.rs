@@ -87,7 +87,8 @@ pub fn load(store: &Store) -> Result<(Graph, Vec<Label>), StoreError> {
 
 impl Analysis {
     /// Runs the searches in `directions` over `graph` with seeds and services from
-    /// `labels`. Labels on addresses the graph does not know are ignored.
+    /// `labels`. (Every labelled address is interned by the store, so the graph
+    /// knows it even when it has no transfers: a seed is reported at hop 0.)
     pub fn new(
         graph: Graph,
         labels: Vec<Label>,
@@ -110,11 +111,11 @@ impl Analysis {
         let mut expandable = vec![true; graph.node_count()];
         let mut services = Vec::new();
         for address in service_list {
-            if let Some(node) = graph.node(&address) {
-                if !seeds.contains_key(&node) {
-                    expandable[node as usize] = false;
-                    services.push(node);
-                }
+            if let Some(node) = graph.node(&address)
+                && !seeds.contains_key(&node)
+            {
+                expandable[node as usize] = false;
+                services.push(node);
             }
         }
         let mut starts: Vec<Start> = seeds
@@ -172,10 +173,10 @@ impl Analysis {
     pub fn nearest(&self, node: u32) -> Option<(Direction, u32, Category)> {
         let mut best: Option<(Direction, u32, Category)> = None;
         for d in [Direction::Downstream, Direction::Upstream] {
-            if let (Some(h), Some((_, seed))) = (self.hops(d, node), self.seed_of(d, node)) {
-                if best.is_none_or(|(_, bh, _)| h < bh) {
-                    best = Some((d, h, seed.category));
-                }
+            if let (Some(h), Some((_, seed))) = (self.hops(d, node), self.seed_of(d, node))
+                && best.is_none_or(|(_, bh, _)| h < bh)
+            {
+                best = Some((d, h, seed.category));
             }
         }
         best

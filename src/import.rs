@@ -207,10 +207,31 @@ fn csv_error(path: &Path, e: &csv::Error) -> ImportError {
         },
         _ => ImportError::Csv {
             path: path.to_path_buf(),
-            line: e.position().map(|p| p.line()).unwrap_or(0),
+            line: e.position().map(|p| line_at(path, p.byte())).unwrap_or(0),
             problem: e.to_string(),
         },
     }
+}
+
+/// The 1-based line number of the record that starts at byte `byte` of `path`.
+///
+/// The csv crate's own line count is off by one after CRLF line endings and after
+/// blank lines, so errors count the newlines themselves; this runs only when an
+/// error is reported. A record's start may be reported at the line break before it:
+/// line breaks at `byte` are skipped first.
+fn line_at(path: &Path, byte: u64) -> u64 {
+    let Ok(file) = File::open(path) else {
+        return 0;
+    };
+    let mut prefix = Vec::new();
+    if file.take(byte + 4096).read_to_end(&mut prefix).is_err() {
+        return 0;
+    }
+    let mut at = (byte as usize).min(prefix.len());
+    while at < prefix.len() && (prefix[at] == b'\n' || prefix[at] == b'\r') {
+        at += 1;
+    }
+    1 + prefix[..at].iter().filter(|&&b| b == b'\n').count() as u64
 }
 
 /// One row being read: gives typed fields or errors that name the place.
@@ -218,14 +239,15 @@ struct Row<'a> {
     record: &'a csv::ByteRecord,
     header: &'a Header,
     path: &'a Path,
-    line: u64,
+    /// Byte offset of the record, for the line number of an error.
+    byte: u64,
 }
 
 impl Row<'_> {
     fn error(&self, col: usize, problem: impl Into<String>) -> ImportError {
         ImportError::Field {
             path: self.path.to_path_buf(),
-            line: self.line,
+            line: line_at(self.path, self.byte),
             column: self.header.names[col].clone(),
             problem: problem.into(),
         }
@@ -446,26 +468,38 @@ impl Layout {
         if let Some(c) = self.status {
             let s = row.text(c)?.trim().to_ascii_lowercase();
             let failed = match self.format {
+                // receipt_status: 1 success, 0 failure.
                 TransferFormat::EtlTransactions => s == "0",
-                _ => !s.is_empty() && s != "success" && s != "1",
+                // isError: 0 success, 1 error.
+                TransferFormat::EtherscanInternal => s == "1" || s.contains("error"),
+                // "" for success, "Error(0)" and the like for failure.
+                _ => s.contains("error") || s.contains("fail"),
             };
             if failed {
                 return Ok(true);
             }
         }
-        if let Some(c) = self.error_code {
-            if !row.text(c)?.trim().is_empty() {
-                return Ok(true);
-            }
+        if let Some(c) = self.error_code
+            && !row.text(c)?.trim().is_empty()
+        {
+            return Ok(true);
         }
         Ok(false)
     }
 
-    /// Parses a row; `Ok(None)` for a row that records no movement (a failed
-    /// transaction). The index is left for the caller when the format has none.
-    fn parse(&self, row: &Row<'_>) -> Result<Option<(Transfer, bool)>, ImportError> {
+    /// Parses a row. The index is left for the caller when the format has none.
+    fn parse(&self, row: &Row<'_>) -> Result<Parsed, ImportError> {
         if self.failed(row)? {
-            return Ok(None);
+            return Ok(Parsed::Failed);
+        }
+        let no_receiver = row.text(self.to)?.trim().is_empty()
+            && self
+                .created
+                .map(|c| row.text(c).map(|t| t.trim().is_empty()))
+                .transpose()?
+                .unwrap_or(true);
+        if no_receiver && self.format != TransferFormat::Canonical {
+            return Ok(Parsed::NoReceiver);
         }
         let block = row.parse(self.block, parse_block)?;
         let tx_hash = row.parse(self.tx_hash, parse_tx_hash)?;
@@ -520,8 +554,18 @@ impl Layout {
             asset,
             amount,
         };
-        Ok(Some((transfer, index.is_some())))
+        Ok(Parsed::Transfer(transfer, index.is_some()))
     }
+}
+
+/// What one row gave.
+enum Parsed {
+    /// A transfer, and whether the row gave its index.
+    Transfer(Transfer, bool),
+    /// A failed transaction: it moved nothing.
+    Failed,
+    /// A contract creation whose new address the export does not give.
+    NoReceiver,
 }
 
 /// Reads the transfers of one file, row by row.
@@ -536,6 +580,7 @@ pub struct TransferReader {
     next_index: FxHashMap<(B256, Kind), u32>,
     rows: u64,
     skipped_failed: u64,
+    skipped_no_receiver: u64,
     total_bytes: u64,
 }
 
@@ -554,6 +599,7 @@ impl TransferReader {
             next_index: FxHashMap::default(),
             rows: 0,
             skipped_failed: 0,
+            skipped_no_receiver: 0,
             total_bytes,
         })
     }
@@ -571,6 +617,11 @@ impl TransferReader {
     /// Rows skipped because they record a failed transaction.
     pub fn skipped_failed(&self) -> u64 {
         self.skipped_failed
+    }
+
+    /// Rows skipped because they create a contract whose address the file lacks.
+    pub fn skipped_no_receiver(&self) -> u64 {
+        self.skipped_no_receiver
     }
 
     /// Bytes read so far and the file's size, for progress.
@@ -594,16 +645,17 @@ impl TransferReader {
                 return Ok(None);
             }
             self.rows += 1;
-            let line = self.record.position().map(|p| p.line()).unwrap_or(0);
+            let byte = self.record.position().map(|p| p.byte()).unwrap_or(0);
             let row = Row {
                 record: &self.record,
                 header: &self.header,
                 path: &self.path,
-                line,
+                byte,
             };
             match self.layout.parse(&row)? {
-                None => self.skipped_failed += 1,
-                Some((mut transfer, has_index)) => {
+                Parsed::Failed => self.skipped_failed += 1,
+                Parsed::NoReceiver => self.skipped_no_receiver += 1,
+                Parsed::Transfer(mut transfer, has_index) => {
                     if !has_index {
                         let next = self
                             .next_index
@@ -650,10 +702,10 @@ pub fn read_labels(path: &Path, default_list: &str) -> Result<Vec<Label>, Import
             record: &record,
             header: &header,
             path,
-            line: record.position().map(|p| p.line()).unwrap_or(0),
+            byte: record.position().map(|p| p.byte()).unwrap_or(0),
         };
         let text = |c: Option<usize>| -> Result<Option<String>, ImportError> {
-            Ok(row.optional(c, |s| Ok(s.trim().to_string()))?)
+            row.optional(c, |s| Ok(s.trim().to_string()))
         };
         labels.push(Label {
             address: row.parse(address, parse_address)?,
@@ -671,11 +723,12 @@ pub fn read_labels(path: &Path, default_list: &str) -> Result<Vec<Label>, Import
     Ok(labels)
 }
 
+/// A wallet list: its header, and per row its fields and parsed address.
+pub type Wallets = (Vec<String>, Vec<(Vec<String>, Address)>);
+
 /// Reads the `address` column of a wallet list for `score`, keeping every row's
-/// other fields. Returns the header and, per row, its fields and parsed address.
-pub fn read_wallets(
-    path: &Path,
-) -> Result<(Vec<String>, Vec<(Vec<String>, Address)>), ImportError> {
+/// other fields.
+pub fn read_wallets(path: &Path) -> Result<Wallets, ImportError> {
     let (mut reader, header) = open_csv(path)?;
     let Some(address) = header.find(&["address"]) else {
         return Err(ImportError::Header {
@@ -693,7 +746,7 @@ pub fn read_wallets(
             record: &record,
             header: &header,
             path,
-            line: record.position().map(|p| p.line()).unwrap_or(0),
+            byte: record.position().map(|p| p.byte()).unwrap_or(0),
         };
         let fields = (0..record.len())
             .map(|c| row.text(c).map(str::to_string))

@@ -269,13 +269,22 @@ fn import_transfers(store: &mut Store, files: &[PathBuf]) -> Result<()> {
             continue;
         }
         let secs = t.elapsed().as_secs_f64();
+        let creations = if summary.skipped_no_receiver > 0 {
+            format!(
+                ", {} contract creations without the new address skipped",
+                summary.skipped_no_receiver
+            )
+        } else {
+            String::new()
+        };
         eprintln!(
-            "{}: {} rows as {}, {} new transfers, {} failed-transaction rows skipped ({:.0} rows/s)",
+            "{}: {} rows as {}, {} new transfers, {} failed-transaction rows skipped{} ({:.0} rows/s)",
             path.display(),
             summary.rows,
             summary.format,
             summary.inserted,
             summary.skipped_failed,
+            creations,
             summary.rows as f64 / secs.max(1e-9)
         );
     }
@@ -290,7 +299,7 @@ fn import_labels(store: &mut Store, files: &[PathBuf], list: Option<&str>) -> Re
                 .unwrap_or_default()
         });
         let labels = read_labels(path, &default_list).map_err(StoreError::from)?;
-        let summary = store.import_labels(path, "hoptrace-labels-csv", &labels)?;
+        let summary = store.import_labels(path, "hoptrace-labels-csv", &default_list, &labels)?;
         if summary.already_imported {
             eprintln!("{}: already imported; nothing changed", path.display());
         } else {
@@ -479,10 +488,10 @@ fn score(db: &Path, args: ScoreArgs) -> Result<()> {
                     .iter()
                     .map(|r| {
                         let mut r = r.clone();
-                        if let Some(last) = r.last_mut() {
-                            if last.is_empty() {
-                                *last = "none".into();
-                            }
+                        if let Some(last) = r.last_mut()
+                            && last.is_empty()
+                        {
+                            *last = "none".into();
                         }
                         r
                     })

@@ -363,10 +363,14 @@ pub fn write_check_table(results: &[CheckResult], out: &mut dyn Write) -> io::Re
             writeln!(out, "  labels: {}", r.labels.join(", "))?;
         }
         for f in [&r.downstream, &r.upstream].into_iter().flatten() {
-            let name = f.seed_name.as_deref().unwrap_or("");
+            let name = f
+                .seed_name
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default();
             writeln!(
                 out,
-                "  {} {} hop(s) from {} {} ({})",
+                "  {} {} hop(s) from {} {}{}",
                 f.direction, f.hops, f.seed_category, f.seed, name
             )?;
             for p in &f.path {

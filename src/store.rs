@@ -60,6 +60,8 @@ pub struct ImportSummary {
     pub inserted: u64,
     /// Rows skipped because they record a failed transaction.
     pub skipped_failed: u64,
+    /// Rows skipped because they create a contract whose address the file lacks.
+    pub skipped_no_receiver: u64,
     /// True when the same file content had been imported before: nothing was read.
     pub already_imported: bool,
 }
@@ -72,10 +74,12 @@ CREATE TABLE IF NOT EXISTS sources(
     path TEXT NOT NULL,
     format TEXT NOT NULL,
     sha256 TEXT NOT NULL,
+    -- What else shaped the import (for labels: the default list name).
+    options TEXT NOT NULL DEFAULT '',
     imported_at TEXT NOT NULL,
     rows INTEGER NOT NULL,
     inserted INTEGER NOT NULL,
-    UNIQUE(kind, sha256)
+    UNIQUE(kind, sha256, options)
 );
 CREATE TABLE IF NOT EXISTS addresses(id INTEGER PRIMARY KEY, address BLOB NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS assets(id INTEGER PRIMARY KEY, asset TEXT NOT NULL UNIQUE);
@@ -95,6 +99,7 @@ CREATE TABLE IF NOT EXISTS transfers(
     source_id INTEGER NOT NULL,
     PRIMARY KEY(block, tx_hash, kind, idx)
 ) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS transfers_identity ON transfers(tx_hash, kind, idx);
 CREATE TABLE IF NOT EXISTS labels(
     id INTEGER PRIMARY KEY,
     address_id INTEGER NOT NULL REFERENCES addresses(id),
@@ -256,12 +261,13 @@ impl Store {
         &self,
         kind: &str,
         sha256: &str,
+        options: &str,
     ) -> Result<Option<(String, u64)>, StoreError> {
         Ok(self
             .conn
             .query_row(
-                "SELECT format, rows FROM sources WHERE kind = ?1 AND sha256 = ?2",
-                params![kind, sha256],
+                "SELECT format, rows FROM sources WHERE kind = ?1 AND sha256 = ?2 AND options = ?3",
+                params![kind, sha256, options],
                 |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)),
             )
             .optional()?)
@@ -276,13 +282,14 @@ impl Store {
     ) -> Result<ImportSummary, StoreError> {
         let digest = crate::import::file_digest(path)?;
         let reader = TransferReader::open(path)?;
-        if let Some((format, rows)) = self.source_by_digest("transfers", &digest)? {
+        if let Some((format, rows)) = self.source_by_digest("transfers", &digest, "")? {
             return Ok(ImportSummary {
                 path: path.to_path_buf(),
                 format,
                 rows,
                 inserted: 0,
                 skipped_failed: 0,
+                skipped_no_receiver: 0,
                 already_imported: true,
             });
         }
@@ -311,24 +318,25 @@ impl Store {
                      (tx_hash, kind, idx, block, timestamp, from_id, to_id, asset_id, amount, source_id)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )?;
+                // Bound once; the other parameters are bound per row without the
+                // dynamic dispatch of `params!`.
+                insert.raw_bind_parameter(10, source_id)?;
                 for batch in batches {
                     for t in &batch.transfers {
                         let from = interner.address(&tx, &t.from)?;
                         let to = interner.address(&tx, &t.to)?;
                         let asset = interner.asset(&tx, &t.asset)?;
                         let amount: [u8; 32] = t.amount.to_be_bytes();
-                        inserted += insert.execute(params![
-                            t.tx_hash.as_slice(),
-                            t.kind.code(),
-                            t.index,
-                            t.block,
-                            t.timestamp,
-                            from,
-                            to,
-                            asset,
-                            &amount[..],
-                            source_id
-                        ])? as u64;
+                        insert.raw_bind_parameter(1, t.tx_hash.as_slice())?;
+                        insert.raw_bind_parameter(2, t.kind.code())?;
+                        insert.raw_bind_parameter(3, t.index)?;
+                        insert.raw_bind_parameter(4, t.block)?;
+                        insert.raw_bind_parameter(5, t.timestamp)?;
+                        insert.raw_bind_parameter(6, from)?;
+                        insert.raw_bind_parameter(7, to)?;
+                        insert.raw_bind_parameter(8, asset)?;
+                        insert.raw_bind_parameter(9, &amount[..])?;
+                        inserted += insert.raw_execute()? as u64;
                     }
                     progress(batch.bytes, batch.total_bytes, batch.rows);
                 }
@@ -354,6 +362,7 @@ impl Store {
             rows: reader.rows(),
             inserted,
             skipped_failed: reader.skipped_failed(),
+            skipped_no_receiver: reader.skipped_no_receiver(),
             already_imported: false,
         })
     }
@@ -361,31 +370,38 @@ impl Store {
     /// Imports labels read from one file, in one transaction. A label already present
     /// (same address, category and list) is updated in place, so re-importing the
     /// same list changes nothing.
+    ///
+    /// `list` is the list name given for rows without one: the same file imported
+    /// under another list name is a different source.
     pub fn import_labels(
         &mut self,
         path: &Path,
         format: &str,
+        list: &str,
         labels: &[Label],
     ) -> Result<ImportSummary, StoreError> {
         let digest = crate::import::file_digest(path)?;
-        if let Some((format, rows)) = self.source_by_digest("labels", &digest)? {
+        let options = format!("list={list}");
+        if let Some((format, rows)) = self.source_by_digest("labels", &digest, &options)? {
             return Ok(ImportSummary {
                 path: path.to_path_buf(),
                 format,
                 rows,
                 inserted: 0,
                 skipped_failed: 0,
+                skipped_no_receiver: 0,
                 already_imported: true,
             });
         }
         let tx = self.conn.transaction()?;
         tx.execute(
-            "INSERT INTO sources(kind, path, format, sha256, imported_at, rows, inserted)
-             VALUES ('labels', ?1, ?2, ?3, ?4, ?5, 0)",
+            "INSERT INTO sources(kind, path, format, sha256, options, imported_at, rows, inserted)
+             VALUES ('labels', ?1, ?2, ?3, ?4, ?5, ?6, 0)",
             params![
                 path.display().to_string(),
                 format,
                 digest,
+                options,
                 now_rfc3339(),
                 labels.len() as i64
             ],
@@ -425,6 +441,7 @@ impl Store {
             rows: labels.len() as u64,
             inserted,
             skipped_failed: 0,
+            skipped_no_receiver: 0,
             already_imported: false,
         })
     }

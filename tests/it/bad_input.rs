@@ -330,7 +330,7 @@ fn check_rejects_invalid_addresses() {
 /// The csv crate counts a CRLF line ending only once the next record is read, so
 /// `Position::line` is one short on CRLF files (BurntSushi/rust-csv#395).
 #[test]
-#[ignore = "bug: with CRLF line endings, import errors name the line before the bad row (src/import.rs uses csv Position::line)"]
+
 fn crlf_file_reports_the_right_line() {
     rejected_transfers(
         "bad/crlf_negative_amount.csv",
@@ -341,7 +341,7 @@ fn crlf_file_reports_the_right_line() {
 /// The first record after a blank line reports the blank line's number
 /// (BurntSushi/rust-csv#208).
 #[test]
-#[ignore = "bug: a bad row right after a blank line is reported on the blank line (src/import.rs uses csv Position::line)"]
+
 fn row_after_blank_line_reports_the_right_line() {
     rejected_transfers(
         "bad/blank_line_negative_amount.csv",
@@ -491,7 +491,7 @@ fn same_transfers_with_explicit_index_store_nothing_new() {
 }
 
 #[test]
-#[ignore = "bug: the same (tx_hash, kind, index) in another block is stored twice (src/store.rs transfers key includes block)"]
+
 fn same_transfer_in_another_block_is_stored_once() {
     // DESIGN.md: a transfer is identified by (tx_hash, kind, index). The same
     // transaction seen in another block (a re-included transaction, or a file with

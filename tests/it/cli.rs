@@ -774,7 +774,7 @@ fn hoptrace_db_environment_variable() {
 }
 
 #[test]
-#[ignore = "bug: `import labels --list` is ignored when the same file content was imported before under another list (src/store.rs import_labels: source identity is the digest alone)"]
+
 fn labels_file_imported_again_under_another_list() {
     let sc = scenario();
     let labels = write(
@@ -866,7 +866,7 @@ fn import(db: &Path, file: &Path) -> String {
 }
 
 #[test]
-#[ignore = "bug: an ethereum-etl transactions.csv without receipt_contract_address fails on its contract-creation row (empty to_address) instead of skipping it (src/import.rs Layout::parse)"]
+
 fn ethereum_etl_transactions_with_a_contract_creation() {
     // 298 transactions in blocks 17173049-17173050; one (line 233, tx 0xf9e4ca8a…)
     // creates a contract: empty to_address and, in this export, no
@@ -1151,7 +1151,7 @@ fn etherscan_internal_export_skips_the_failed_call() {
 }
 
 #[test]
-#[ignore = "bug: Etherscan internal exports write Status 0 for a successful call (isError=0); src/import.rs Layout::failed reads any status other than \"\", success or 1 as failed, so every successful internal transfer is skipped"]
+
 fn etherscan_internal_export() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("etherscan.db");
