@@ -35,7 +35,7 @@ const UNREACHED: u32 = u32::MAX;
 /// Most threads a search uses.
 const MAX_THREADS: usize = 8;
 /// Frontiers smaller than this are relaxed on the calling thread.
-const PARALLEL_FRONTIER: usize = 4096;
+const PARALLEL_FRONTIER: usize = 1024;
 /// Candidate edges gathered before relaxing them.
 const GATHER: usize = 1 << 14;
 /// How many candidates ahead the relaxation prefetches.
@@ -342,6 +342,23 @@ pub fn hops(
     expandable: &[bool],
     max_hops: u32,
 ) -> Reach {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, MAX_THREADS);
+    hops_with_threads(graph, direction, starts, expandable, max_hops, threads)
+}
+
+/// [`hops`] on a given number of threads (at least one). The result does not
+/// depend on the number: tests check that.
+pub fn hops_with_threads(
+    graph: &Graph,
+    direction: Direction,
+    starts: &[Start],
+    expandable: &[bool],
+    max_hops: u32,
+    threads: usize,
+) -> Reach {
     let n = graph.node_count();
     let adj = graph.adjacency(direction);
     let mut records: Vec<Record> = Vec::new();
@@ -392,11 +409,7 @@ pub fn hops(
     let state: Vec<AtomicU64> = huge_vec(n, |i| AtomicU64::new(pack_state(arrival[i], NONE)));
     drop(arrival);
     let scan_end: Vec<AtomicU32> = huge_vec(n, |_| AtomicU32::new(NONE));
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, MAX_THREADS);
-    let mut workers: Vec<Worker> = (0..threads).map(|_| Worker::default()).collect();
+    let mut workers: Vec<Worker> = (0..threads.max(1)).map(|_| Worker::default()).collect();
     let mut touched_bits: Vec<u64> = vec![0; n.div_ceil(64)];
     let mut level = 0;
     let mut relaxed = 0u64;

@@ -187,3 +187,72 @@ proptest! {
         }
     }
 }
+
+/// The parallel paths (frontiers and level sizes above the threshold) against the
+/// reference, and thread counts against each other: hops, seeds and every evidence
+/// path must be identical.
+#[test]
+fn large_graph_is_the_same_on_any_number_of_threads() {
+    use hoptrace::bench::Synthetic;
+    use hoptrace::exposure::hops_with_threads;
+    let params = Synthetic {
+        transfers: 300_000,
+        addresses: 30_000,
+        seeds: 40,
+        rng_seed: 7,
+    };
+    let edges: Vec<(u32, u32, u32)> = params
+        .edges()
+        .into_iter()
+        .map(|(f, t, b)| (f, t, b % 5_000))
+        .collect();
+    let n = params.addresses;
+    let addrs: Vec<Address> = (0..n as u32)
+        .map(hoptrace::bench::synthetic_address)
+        .collect();
+    let graph = Graph::from_edges(addrs.clone(), &edges);
+    let internal: Vec<u32> = addrs.iter().map(|a| graph.node(a).unwrap()).collect();
+    let ext_starts: Vec<Start> = params
+        .starts()
+        .into_iter()
+        .map(|s| Start {
+            node: s.node,
+            since: s.since % 5_000,
+        })
+        .collect();
+    let starts: Vec<Start> = ext_starts
+        .iter()
+        .map(|s| Start {
+            node: internal[s.node as usize],
+            since: s.since,
+        })
+        .collect();
+    // Every 50th address is a service.
+    let ext_expandable: Vec<bool> = (0..n).map(|i| i % 50 != 0).collect();
+    let mut expandable = vec![true; n];
+    for (i, &e) in ext_expandable.iter().enumerate() {
+        expandable[internal[i] as usize] = e;
+    }
+    for d in BOTH {
+        let one = hops_with_threads(&graph, d, &starts, &expandable, 30, 1);
+        let two = hops_with_threads(&graph, d, &starts, &expandable, 30, 2);
+        let four = hops_with_threads(&graph, d, &starts, &expandable, 30, 4);
+        let want = reference_hops(n, &edges, d, &ext_starts, &ext_expandable, 30);
+        let got: Vec<Option<u32>> = internal.iter().map(|&v| one.hops(v)).collect();
+        assert_eq!(got, want, "{d:?}: engine and reference disagree");
+        let reached = got.iter().filter(|h| h.is_some()).count();
+        assert!(
+            reached > n / 2,
+            "{d:?}: the test graph should be mostly reached, got {reached}"
+        );
+        for v in 0..n as u32 {
+            assert_eq!(one.hops(v), two.hops(v));
+            assert_eq!(one.hops(v), four.hops(v));
+            assert_eq!(one.seed(v), two.seed(v));
+            assert_eq!(one.seed(v), four.seed(v));
+            assert_eq!(one.path(v), two.path(v));
+            assert_eq!(one.path(v), four.path(v));
+        }
+        assert_eq!(one.record_count(), two.record_count());
+    }
+}
