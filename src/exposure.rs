@@ -188,8 +188,17 @@ impl Worker {
             }
             let slot = &state[node_of(e) as usize];
             let candidate = pack_state(key_of(e), from_rec);
-            let (best, _) = unpack_state(slot.load(Ordering::Relaxed));
-            if key_of(e) < best {
+            let current = slot.load(Ordering::Relaxed);
+            let (best, rec) = unpack_state(current);
+            // Untouched in this level: only a strictly earlier key improves. Touched:
+            // the smaller (key, record) wins, so equal keys from two threads settle
+            // the same way in any order.
+            let better = if rec == NONE {
+                key_of(e) < best
+            } else {
+                candidate < current
+            };
+            if better {
                 let before = slot.fetch_min(candidate, Ordering::Relaxed);
                 let (before_key, before_rec) = unpack_state(before);
                 if before_rec == NONE && key_of(e) < before_key {

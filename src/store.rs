@@ -156,6 +156,54 @@ fn parse_batches(
     Ok(reader)
 }
 
+/// Transfers inserted by one multi-row statement.
+const GROUP: usize = 32;
+// Only the last batch of a file can leave part of a group.
+const _: () = assert!(BATCH % GROUP == 0);
+
+/// `INSERT OR IGNORE` of `rows` transfers; parameter `rows * 9 + 1` is the source.
+fn insert_sql(rows: usize) -> String {
+    let source = rows * 9 + 1;
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let p: Vec<String> = (1..=9).map(|c| format!("?{}", r * 9 + c)).collect();
+            format!("({}, ?{source})", p.join(", "))
+        })
+        .collect();
+    format!(
+        "INSERT OR IGNORE INTO transfers
+         (tx_hash, kind, idx, block, timestamp, from_id, to_id, asset_id, amount, source_id)
+         VALUES {}",
+        values.join(", ")
+    )
+}
+
+/// The interned ids of one transfer.
+struct RowIds {
+    from: i64,
+    to: i64,
+    asset: i64,
+}
+
+/// Binds a transfer to parameters `at + 1 ..= at + 9` of an insert.
+fn bind_transfer(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    at: usize,
+    t: &Transfer,
+    ids: &RowIds,
+) -> rusqlite::Result<()> {
+    let amount: [u8; 32] = t.amount.to_be_bytes();
+    stmt.raw_bind_parameter(at + 1, t.tx_hash.as_slice())?;
+    stmt.raw_bind_parameter(at + 2, t.kind.code())?;
+    stmt.raw_bind_parameter(at + 3, t.index)?;
+    stmt.raw_bind_parameter(at + 4, t.block)?;
+    stmt.raw_bind_parameter(at + 5, t.timestamp)?;
+    stmt.raw_bind_parameter(at + 6, ids.from)?;
+    stmt.raw_bind_parameter(at + 7, ids.to)?;
+    stmt.raw_bind_parameter(at + 8, ids.asset)?;
+    stmt.raw_bind_parameter(at + 9, &amount[..])
+}
+
 /// The SQLite store.
 pub struct Store {
     conn: Connection,
@@ -313,30 +361,41 @@ impl Store {
         let (insert_result, parsed) = std::thread::scope(|scope| {
             let parser = scope.spawn(move || parse_batches(reader, sender));
             let result = (|| -> Result<(), StoreError> {
-                let mut insert = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO transfers
-                     (tx_hash, kind, idx, block, timestamp, from_id, to_id, asset_id, amount, source_id)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )?;
-                // Bound once; the other parameters are bound per row without the
-                // dynamic dispatch of `params!`.
-                insert.raw_bind_parameter(10, source_id)?;
+                // Rows go in groups of GROUP per statement, which spends the
+                // statement's fixed cost once per group; the rest of a file goes
+                // one by one. The source id is one shared parameter.
+                let mut group = tx.prepare_cached(&insert_sql(GROUP))?;
+                let mut single = tx.prepare_cached(&insert_sql(1))?;
+                group.raw_bind_parameter(GROUP * 9 + 1, source_id)?;
+                single.raw_bind_parameter(10, source_id)?;
+                let mut filled = 0usize;
                 for batch in batches {
                     for t in &batch.transfers {
-                        let from = interner.address(&tx, &t.from)?;
-                        let to = interner.address(&tx, &t.to)?;
-                        let asset = interner.asset(&tx, &t.asset)?;
-                        let amount: [u8; 32] = t.amount.to_be_bytes();
-                        insert.raw_bind_parameter(1, t.tx_hash.as_slice())?;
-                        insert.raw_bind_parameter(2, t.kind.code())?;
-                        insert.raw_bind_parameter(3, t.index)?;
-                        insert.raw_bind_parameter(4, t.block)?;
-                        insert.raw_bind_parameter(5, t.timestamp)?;
-                        insert.raw_bind_parameter(6, from)?;
-                        insert.raw_bind_parameter(7, to)?;
-                        insert.raw_bind_parameter(8, asset)?;
-                        insert.raw_bind_parameter(9, &amount[..])?;
-                        inserted += insert.raw_execute()? as u64;
+                        let row = RowIds {
+                            from: interner.address(&tx, &t.from)?,
+                            to: interner.address(&tx, &t.to)?,
+                            asset: interner.asset(&tx, &t.asset)?,
+                        };
+                        bind_transfer(&mut group, filled * 9, t, &row)?;
+                        filled += 1;
+                        if filled == GROUP {
+                            inserted += group.raw_execute()? as u64;
+                            filled = 0;
+                        }
+                    }
+                    if filled > 0 && batch.transfers.len() < BATCH {
+                        // The last batch: insert what is left of the group singly.
+                        let rest = &batch.transfers[batch.transfers.len() - filled..];
+                        for t in rest {
+                            let row = RowIds {
+                                from: interner.address(&tx, &t.from)?,
+                                to: interner.address(&tx, &t.to)?,
+                                asset: interner.asset(&tx, &t.asset)?,
+                            };
+                            bind_transfer(&mut single, 0, t, &row)?;
+                            inserted += single.raw_execute()? as u64;
+                        }
+                        filled = 0;
                     }
                     progress(batch.bytes, batch.total_bytes, batch.rows);
                 }
