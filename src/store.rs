@@ -159,7 +159,7 @@ fn parse_batches(
 /// Transfers inserted by one multi-row statement.
 const GROUP: usize = 32;
 // Only the last batch of a file can leave part of a group.
-const _: () = assert!(BATCH % GROUP == 0);
+const _: () = assert!(BATCH.is_multiple_of(GROUP));
 
 /// `INSERT OR IGNORE` of `rows` transfers; parameter `rows * 9 + 1` is the source.
 fn insert_sql(rows: usize) -> String {
