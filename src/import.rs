@@ -692,6 +692,11 @@ pub fn read_labels(path: &Path, default_list: &str) -> Result<Vec<Label>, Import
     let name = header.find(&["name"]);
     let source = header.find(&["source", "list"]);
     let since = header.find(&["since_block"]);
+    let version = header.find(&["version", "list_version"]);
+    let tag = header.find(&["tag"]);
+    let uid = header.find(&["uid"]);
+    let program = header.find(&["program"]);
+    let since_date = header.find(&["since_date"]);
     let mut labels = Vec::new();
     let mut record = csv::ByteRecord::new();
     while reader
@@ -713,6 +718,11 @@ pub fn read_labels(path: &Path, default_list: &str) -> Result<Vec<Label>, Import
             name: text(name)?,
             list: text(source)?.unwrap_or_else(|| default_list.to_string()),
             since_block: row.optional(since, parse_block)?,
+            version: text(version)?.unwrap_or_default(),
+            tag: text(tag)?,
+            uid: text(uid)?,
+            program: text(program)?,
+            since_date: row.optional(since_date, crate::labels::parse_date)?,
         });
     }
     if labels.is_empty() {

@@ -20,11 +20,13 @@ pub enum Role {
     Seed,
     /// A hub: reached but not expanded.
     Service,
+    /// Neither: kept for the record (a source tag with no mapping), no effect.
+    Info,
 }
 
 /// A label category. The order of the variants is their default severity, highest
 /// first, which decides which category a multi-labelled seed reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum Category {
     /// On a government sanctions list (OFAC SDN, ...).
     Sanctioned,
@@ -48,11 +50,15 @@ pub enum Category {
     Dex,
     /// Another DeFi protocol contract.
     Defi,
+    /// A source tag that maps onto no category above: kept (with its original tag)
+    /// and reported, neither seed nor service.
+    #[default]
+    Other,
 }
 
 impl Category {
     /// Every category, in severity order.
-    pub const ALL: [Category; 11] = [
+    pub const ALL: [Category; 12] = [
         Category::Sanctioned,
         Category::Hack,
         Category::Ransomware,
@@ -64,6 +70,7 @@ impl Category {
         Category::Bridge,
         Category::Dex,
         Category::Defi,
+        Category::Other,
     ];
 
     /// Seed or service.
@@ -77,6 +84,7 @@ impl Category {
             | Category::Scam
             | Category::Phishing => Role::Seed,
             Category::Exchange | Category::Bridge | Category::Dex | Category::Defi => Role::Service,
+            Category::Other => Role::Info,
         }
     }
 
@@ -94,6 +102,7 @@ impl Category {
             Category::Bridge => "bridge",
             Category::Dex => "dex",
             Category::Defi => "defi",
+            Category::Other => "other",
         }
     }
 }
@@ -121,19 +130,60 @@ impl FromStr for Category {
     }
 }
 
+/// Parses a date as `YYYY-MM-DD` (also `MM/DD/YYYY`, OFAC's form) into the
+/// canonical `YYYY-MM-DD`.
+pub fn parse_date(s: &str) -> Result<String, FieldError> {
+    let t = s.trim();
+    chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .or_else(|_| chrono::NaiveDate::parse_from_str(t, "%m/%d/%Y"))
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .map_err(|_| FieldError(format!("invalid date {t:?}: expected YYYY-MM-DD")))
+}
+
 /// One label on one address.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Label {
     /// The labelled address.
     pub address: Address,
     /// What it is.
     pub category: Category,
-    /// The entity name, when the list gives one.
+    /// The entity name, when the list gives one (for OFAC, the SDN entity).
     pub name: Option<String>,
-    /// The list (and version) this label comes from; empty when not given.
+    /// The list this label comes from; empty when not given.
     pub list: String,
+    /// The list's date or version (`2026-08-20`); empty when not known.
+    pub version: String,
+    /// The source's own tag before mapping (`Digital Currency Address - ETH`,
+    /// `service_hack`, `tornado-cash`, ...).
+    pub tag: Option<String>,
+    /// The source's identifier of the entity (OFAC SDN uid).
+    pub uid: Option<String>,
+    /// The sanctions program(s) (OFAC), as the list writes them.
+    pub program: Option<String>,
     /// Before this block, the address's funds are not tainted.
     pub since_block: Option<u32>,
+    /// The date (`YYYY-MM-DD`) from which the label holds, as the source gives it;
+    /// turned into `since_block` through stored block timestamps when possible.
+    pub since_date: Option<String>,
+}
+
+/// Where one risky label of a seed comes from: what findings cite.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct SeedSource {
+    /// The list.
+    pub list: String,
+    /// Its date or version; empty when not known.
+    pub version: String,
+    /// The category this list gives the address.
+    pub category: String,
+    /// The source's own tag.
+    pub tag: Option<String>,
+    /// The entity name on this list.
+    pub entity: Option<String>,
+    /// The entity's identifier on this list (OFAC uid).
+    pub uid: Option<String>,
+    /// Sanctions program(s).
+    pub program: Option<String>,
 }
 
 /// A seed as the exposure engine sees it: one address with its risky labels merged.
@@ -147,6 +197,8 @@ pub struct Seed {
     pub name: Option<String>,
     /// The lists that label it risky, sorted.
     pub lists: Vec<String>,
+    /// Every risky label behind it, sorted by list, version and category.
+    pub sources: Vec<SeedSource>,
     /// The earliest block from which it is tainted: the smallest `since_block` of its
     /// risky labels, 0 if any of them has none.
     pub since_block: u32,
@@ -163,6 +215,7 @@ pub fn partition(labels: &[Label]) -> (Vec<Seed>, Vec<Address>) {
     for label in sorted {
         match label.category.role() {
             Role::Service => services.push(label.address),
+            Role::Info => {}
             Role::Seed => {
                 let since = label.since_block.unwrap_or(0);
                 let seed = seeds.entry(label.address).or_insert_with(|| Seed {
@@ -170,6 +223,7 @@ pub fn partition(labels: &[Label]) -> (Vec<Seed>, Vec<Address>) {
                     category: label.category,
                     name: None,
                     lists: Vec::new(),
+                    sources: Vec::new(),
                     since_block: since,
                 });
                 seed.since_block = seed.since_block.min(since);
@@ -180,6 +234,16 @@ pub fn partition(labels: &[Label]) -> (Vec<Seed>, Vec<Address>) {
                     seed.lists.push(label.list.clone());
                     seed.lists.sort();
                 }
+                seed.sources.push(SeedSource {
+                    list: label.list.clone(),
+                    version: label.version.clone(),
+                    category: label.category.to_string(),
+                    tag: label.tag.clone(),
+                    entity: label.name.clone(),
+                    uid: label.uid.clone(),
+                    program: label.program.clone(),
+                });
+                seed.sources.sort();
             }
         }
     }
@@ -198,6 +262,7 @@ mod tests {
             name: Some(format!("{category}-{a}")),
             list: list.to_string(),
             since_block: since,
+            ..Label::default()
         }
     }
 

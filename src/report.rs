@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::analysis::Analysis;
 use crate::exposure::Step;
 use crate::graph::Direction;
+use crate::labels::{Label, SeedSource};
 use crate::transfer::{Transfer, lower_hex};
 
 /// Output formats of `trace`.
@@ -81,6 +82,9 @@ pub struct Finding {
     pub seed_name: Option<String>,
     /// The lists that make the seed risky.
     pub seed_lists: Vec<String>,
+    /// Each risky label behind the seed: list, version, category, original tag,
+    /// entity, uid, program.
+    pub seed_sources: Vec<SeedSource>,
     /// The evidence, in money-flow order; `hops` transfers long.
     pub path: Vec<PathTransfer>,
 }
@@ -147,6 +151,7 @@ where
         seed_category: seed.category.to_string(),
         seed_name: seed.name.clone(),
         seed_lists: seed.lists.clone(),
+        seed_sources: seed.sources.clone(),
         path,
     }))
 }
@@ -175,6 +180,22 @@ where
     Ok(out)
 }
 
+/// `list@version` per source (just `list` when the version is unknown), `;`-joined.
+fn source_refs(sources: &[SeedSource]) -> String {
+    let mut refs: Vec<String> = sources
+        .iter()
+        .map(|s| {
+            if s.version.is_empty() {
+                s.list.clone()
+            } else {
+                format!("{}@{}", s.list, s.version)
+            }
+        })
+        .collect();
+    refs.dedup();
+    refs.join(";")
+}
+
 fn path_hashes(path: &[PathTransfer]) -> String {
     path.iter()
         .map(|p| p.tx_hash.as_str())
@@ -196,6 +217,7 @@ pub fn write_findings(findings: &[Finding], format: Format, out: &mut dyn Write)
                 "seed_name",
                 "seed_lists",
                 "path",
+                "seed_sources",
             ])?;
             for f in findings {
                 w.write_record([
@@ -207,6 +229,7 @@ pub fn write_findings(findings: &[Finding], format: Format, out: &mut dyn Write)
                     f.seed_name.as_deref().unwrap_or(""),
                     &f.seed_lists.join(";"),
                     &path_hashes(&f.path),
+                    &source_refs(&f.seed_sources),
                 ])?;
             }
             w.flush()
@@ -290,6 +313,8 @@ pub struct CheckResult {
     pub is_seed: bool,
     /// Its own labels, `category:list`.
     pub labels: Vec<String>,
+    /// Its own labels in full, with their provenance.
+    pub label_sources: Vec<LabelSource>,
     /// Hops downstream (received from a seed), if reached.
     pub downstream_hops: Option<u32>,
     /// Hops upstream (sent to a seed), if reached.
@@ -300,6 +325,45 @@ pub struct CheckResult {
     pub downstream: Option<Finding>,
     /// The upstream finding with its evidence.
     pub upstream: Option<Finding>,
+}
+
+/// One label of a checked address, with where it comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LabelSource {
+    /// Our category.
+    pub category: String,
+    /// The list.
+    pub list: String,
+    /// The list's date or version; empty when not known.
+    pub version: String,
+    /// The source's own tag.
+    pub tag: Option<String>,
+    /// The entity name.
+    pub entity: Option<String>,
+    /// The entity's identifier on the list (OFAC uid).
+    pub uid: Option<String>,
+    /// Sanctions program(s).
+    pub program: Option<String>,
+    /// From this block on.
+    pub since_block: Option<u32>,
+    /// From this date on, as the source gives it.
+    pub since_date: Option<String>,
+}
+
+impl From<&Label> for LabelSource {
+    fn from(l: &Label) -> Self {
+        LabelSource {
+            category: l.category.to_string(),
+            list: l.list.clone(),
+            version: l.version.clone(),
+            tag: l.tag.clone(),
+            entity: l.name.clone(),
+            uid: l.uid.clone(),
+            program: l.program.clone(),
+            since_block: l.since_block,
+            since_date: l.since_date.clone(),
+        }
+    }
 }
 
 /// Builds the check result of one address.
@@ -317,6 +381,7 @@ where
             known: false,
             is_seed: false,
             labels: Vec::new(),
+            label_sources: Vec::new(),
             downstream_hops: None,
             upstream_hops: None,
             risk_level: "none",
@@ -324,6 +389,8 @@ where
             upstream: None,
         });
     };
+    let own: &[Label] = analysis.labels.get(&node).map_or(&[], Vec::as_slice);
+    let label_sources = own.iter().map(LabelSource::from).collect();
     let labels = analysis
         .labels
         .get(&node)
@@ -344,6 +411,7 @@ where
         known: true,
         is_seed: analysis.seeds.contains_key(&node),
         labels,
+        label_sources,
         downstream_hops: analysis.hops(Direction::Downstream, node),
         upstream_hops: analysis.hops(Direction::Upstream, node),
         risk_level: analysis.risk_level(node).as_str(),
@@ -360,7 +428,21 @@ pub fn write_check_table(results: &[CheckResult], out: &mut dyn Write) -> io::Re
             writeln!(out, "  not in the store: no transfers or labels known")?;
         }
         if !r.labels.is_empty() {
-            writeln!(out, "  labels: {}", r.labels.join(", "))?;
+            let shown: Vec<String> = r
+                .label_sources
+                .iter()
+                .map(|l| {
+                    let mut s = l.category.clone();
+                    if !l.list.is_empty() {
+                        s = format!("{s}:{}", l.list);
+                    }
+                    if !l.version.is_empty() {
+                        s = format!("{s}@{}", l.version);
+                    }
+                    s
+                })
+                .collect();
+            writeln!(out, "  labels: {}", shown.join(", "))?;
         }
         for f in [&r.downstream, &r.upstream].into_iter().flatten() {
             let name = f
@@ -373,6 +455,24 @@ pub fn write_check_table(results: &[CheckResult], out: &mut dyn Write) -> io::Re
                 "  {} {} hop(s) from {} {}{}",
                 f.direction, f.hops, f.seed_category, f.seed, name
             )?;
+            let cited: Vec<String> = f
+                .seed_sources
+                .iter()
+                .filter(|s| !s.version.is_empty() || s.uid.is_some())
+                .map(|s| {
+                    let mut t = s.list.clone();
+                    if !s.version.is_empty() {
+                        t = format!("{t}@{}", s.version);
+                    }
+                    if let Some(uid) = &s.uid {
+                        t = format!("{t} uid {uid}");
+                    }
+                    t
+                })
+                .collect();
+            if !cited.is_empty() {
+                writeln!(out, "    listed by: {}", cited.join("; "))?;
+            }
             for p in &f.path {
                 writeln!(
                     out,

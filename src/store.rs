@@ -108,9 +108,44 @@ CREATE TABLE IF NOT EXISTS labels(
     list TEXT NOT NULL,
     since_block INTEGER,
     source_id INTEGER NOT NULL REFERENCES sources(id),
-    UNIQUE(address_id, category, list)
+    -- Provenance (schema version 2): the list's date or version, the source's own
+    -- tag, the entity's uid and program (OFAC), and the date the label holds from.
+    version TEXT NOT NULL DEFAULT '',
+    tag TEXT,
+    uid TEXT,
+    program TEXT,
+    since_date TEXT,
+    UNIQUE(address_id, category, list, version)
 );
-INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1');
+INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '2');
+";
+
+/// Brings a schema-version-1 `labels` table (no provenance columns, unique on
+/// `(address, category, list)`) to version 2. SQLite cannot change a UNIQUE
+/// constraint in place, so the table is rebuilt, in one transaction.
+const MIGRATE_LABELS_V2: &str = "
+BEGIN IMMEDIATE;
+CREATE TABLE labels_v2(
+    id INTEGER PRIMARY KEY,
+    address_id INTEGER NOT NULL REFERENCES addresses(id),
+    category TEXT NOT NULL,
+    name TEXT,
+    list TEXT NOT NULL,
+    since_block INTEGER,
+    source_id INTEGER NOT NULL REFERENCES sources(id),
+    version TEXT NOT NULL DEFAULT '',
+    tag TEXT,
+    uid TEXT,
+    program TEXT,
+    since_date TEXT,
+    UNIQUE(address_id, category, list, version)
+);
+INSERT INTO labels_v2(id, address_id, category, name, list, since_block, source_id)
+    SELECT id, address_id, category, name, list, since_block, source_id FROM labels;
+DROP TABLE labels;
+ALTER TABLE labels_v2 RENAME TO labels;
+INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '2');
+COMMIT;
 ";
 
 const ZERO_AMOUNT: [u8; 32] = [0u8; 32];
@@ -301,6 +336,17 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(open)?;
         conn.execute_batch(SCHEMA).map_err(open)?;
+        let has_version: bool = conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('labels') WHERE name = 'version'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(open)?
+            > 0;
+        if !has_version {
+            conn.execute_batch(MIGRATE_LABELS_V2).map_err(open)?;
+        }
         Ok(Store { conn })
     }
 
@@ -470,12 +516,19 @@ impl Store {
         let mut inserted = 0u64;
         {
             let mut upsert = tx.prepare_cached(
-                "INSERT INTO labels(address_id, category, name, list, since_block, source_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT(address_id, category, list) DO UPDATE SET
-                    name = excluded.name, since_block = excluded.since_block
+                "INSERT INTO labels(address_id, category, name, list, since_block, source_id,
+                                    version, tag, uid, program, since_date)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT(address_id, category, list, version) DO UPDATE SET
+                    name = excluded.name, since_block = excluded.since_block,
+                    tag = excluded.tag, uid = excluded.uid, program = excluded.program,
+                    since_date = excluded.since_date
                  WHERE labels.name IS NOT excluded.name
-                    OR labels.since_block IS NOT excluded.since_block",
+                    OR labels.since_block IS NOT excluded.since_block
+                    OR labels.tag IS NOT excluded.tag
+                    OR labels.uid IS NOT excluded.uid
+                    OR labels.program IS NOT excluded.program
+                    OR labels.since_date IS NOT excluded.since_date",
             )?;
             for label in labels {
                 let address = interner.address(&tx, &label.address)?;
@@ -485,7 +538,12 @@ impl Store {
                     label.name,
                     label.list,
                     label.since_block,
-                    source_id
+                    source_id,
+                    label.version,
+                    label.tag,
+                    label.uid,
+                    label.program,
+                    label.since_date
                 ])? as u64;
             }
         }
@@ -544,9 +602,10 @@ impl Store {
     /// Every label.
     pub fn labels(&self) -> Result<Vec<Label>, StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT a.address, l.category, l.name, l.list, l.since_block
+            "SELECT a.address, l.category, l.name, l.list, l.since_block,
+                    l.version, l.tag, l.uid, l.program, l.since_date
              FROM labels l JOIN addresses a ON a.id = l.address_id
-             ORDER BY a.address, l.category, l.list",
+             ORDER BY a.address, l.category, l.list, l.version",
         )?;
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
@@ -561,6 +620,11 @@ impl Store {
                 name: row.get(2)?,
                 list: row.get(3)?,
                 since_block: row.get::<_, Option<i64>>(4)?.map(|b| b as u32),
+                version: row.get(5)?,
+                tag: row.get(6)?,
+                uid: row.get(7)?,
+                program: row.get(8)?,
+                since_date: row.get(9)?,
             });
         }
         Ok(out)
@@ -645,5 +709,74 @@ impl Store {
                 r.get::<_, Option<i64>>(0)
             })?
             .map(|b| b as u32))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database written before provenance (schema version 1) opens, keeps its
+    /// labels, and takes labels of two versions of the same list.
+    #[test]
+    fn migrates_schema_version_1_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 CREATE TABLE addresses(id INTEGER PRIMARY KEY, address BLOB NOT NULL UNIQUE);
+                 CREATE TABLE labels(
+                    id INTEGER PRIMARY KEY,
+                    address_id INTEGER NOT NULL REFERENCES addresses(id),
+                    category TEXT NOT NULL, name TEXT, list TEXT NOT NULL,
+                    since_block INTEGER,
+                    source_id INTEGER NOT NULL REFERENCES sources(id),
+                    UNIQUE(address_id, category, list));
+                 CREATE TABLE sources(id INTEGER PRIMARY KEY, kind TEXT NOT NULL,
+                    path TEXT NOT NULL, format TEXT NOT NULL, sha256 TEXT NOT NULL,
+                    options TEXT NOT NULL DEFAULT '', imported_at TEXT NOT NULL,
+                    rows INTEGER NOT NULL, inserted INTEGER NOT NULL,
+                    UNIQUE(kind, sha256, options));
+                 INSERT INTO sources VALUES (1, 'labels', 'old.csv', 'csv', 'x', '', 'now', 1, 1);
+                 INSERT INTO meta VALUES ('schema_version', '1');
+                 INSERT INTO addresses VALUES (1, zeroblob(20));
+                 INSERT INTO labels VALUES (1, 1, 'sanctioned', 'Old', 'ofac', 7, 1);",
+            )
+            .unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        let labels = store.labels().unwrap();
+        assert_eq!(labels.len(), 1);
+        assert_eq!(labels[0].name.as_deref(), Some("Old"));
+        assert_eq!(labels[0].since_block, Some(7));
+        assert_eq!(labels[0].version, "");
+        let version: String = store
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(version, "2");
+        let file = dir.path().join("l.csv");
+        std::fs::write(&file, "x").unwrap();
+        let new = Label {
+            address: Address::ZERO,
+            category: Category::Sanctioned,
+            list: "ofac".into(),
+            version: "2026-08-20".into(),
+            uid: Some("27307".into()),
+            ..Label::default()
+        };
+        store.import_labels(&file, "test", "ofac", &[new]).unwrap();
+        let labels = store.labels().unwrap();
+        assert_eq!(labels.len(), 2);
+        assert_eq!(labels[1].uid.as_deref(), Some("27307"));
+        // Opening again does not migrate twice.
+        drop(store);
+        assert_eq!(Store::open(&path).unwrap().labels().unwrap().len(), 2);
     }
 }

@@ -289,7 +289,8 @@ fn trace_csv() {
             "seed_category",
             "seed_name",
             "seed_lists",
-            "path"
+            "path",
+            "seed_sources"
         ]
     );
     let mut got = Vec::new();
