@@ -6,6 +6,9 @@
 //! findings can name the list behind them. Readers of other label formats (OFAC SDN,
 //! TagPacks) produce the same [`Label`] values.
 
+pub mod formats;
+pub mod taxonomy;
+
 use std::fmt;
 use std::str::FromStr;
 

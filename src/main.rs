@@ -16,7 +16,9 @@ use hoptrace::analysis::{self, Analysis, DEFAULT_MAX_HOPS, RiskLevel};
 use hoptrace::bench::{self, Synthetic};
 use hoptrace::exposure::Step;
 use hoptrace::graph::{Direction, Graph};
-use hoptrace::import::{read_labels, read_wallets};
+use hoptrace::import::read_wallets;
+use hoptrace::labels::Category;
+use hoptrace::labels::formats::{self, LabelFormat, ReadOptions};
 use hoptrace::report::{self, Evidence, Format};
 use hoptrace::store::{Store, StoreError};
 use hoptrace::transfer::{Transfer, parse_address};
@@ -71,14 +73,26 @@ enum ImportCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Label CSVs: address,category[,name,source,since_block].
+    /// Label files: hoptrace CSV, OFAC SDN.XML / sdn.csv / JSON, address lists,
+    /// GraphSense TagPacks, Etherscan label sets, tutela (detected; see README).
     Labels {
         /// Files to import; each is one transaction.
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// The list name for rows without a `source` (default: the file's name).
+        /// The list name (for CSV: rows without a `source`; default: the format's
+        /// own, e.g. `ofac-sdn`, else the file's name).
         #[arg(long)]
         list: Option<String>,
+        /// The list's version or date (default: what the file says, e.g. the SDN
+        /// publish date).
+        #[arg(long)]
+        version: Option<String>,
+        /// The format (default: detected from the name and content).
+        #[arg(long, value_enum)]
+        format: Option<LabelFormat>,
+        /// The category of every address of an address list (which carries none).
+        #[arg(long)]
+        category: Option<Category>,
     },
 }
 
@@ -216,9 +230,20 @@ fn run(cli: Cli) -> Result<()> {
             let mut store = Store::open(&cli.db)?;
             import_transfers(&mut store, &files)
         }
-        Command::Import(ImportCommand::Labels { files, list }) => {
+        Command::Import(ImportCommand::Labels {
+            files,
+            list,
+            version,
+            format,
+            category,
+        }) => {
             let mut store = Store::open(&cli.db)?;
-            import_labels(&mut store, &files, list.as_deref())
+            let options = ReadOptions {
+                list,
+                version,
+                category,
+            };
+            import_labels(&mut store, &files, &options, format)
         }
         Command::Trace(args) => trace(&cli.db, args),
         Command::Check(args) => check(&cli.db, args),
@@ -291,23 +316,79 @@ fn import_transfers(store: &mut Store, files: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
-fn import_labels(store: &mut Store, files: &[PathBuf], list: Option<&str>) -> Result<()> {
+fn import_labels(
+    store: &mut Store,
+    files: &[PathBuf],
+    options: &ReadOptions,
+    format: Option<LabelFormat>,
+) -> Result<()> {
     for path in files {
-        let default_list = list.map(str::to_string).unwrap_or_else(|| {
-            path.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        });
-        let labels = read_labels(path, &default_list).map_err(StoreError::from)?;
-        let summary = store.import_labels(path, "hoptrace-labels-csv", &default_list, &labels)?;
+        let format = match format {
+            Some(f) => f,
+            None => formats::detect(path)?,
+        };
+        let read = formats::read(path, format, options)?;
+        // The source's identity: the same file under another list or version is
+        // another source.
+        let mut identity = match &options.list {
+            Some(l) => l.clone(),
+            None if format == LabelFormat::Csv => read.list.clone(),
+            None => String::new(),
+        };
+        if let Some(v) = &options.version {
+            identity = format!("{identity};version={v}");
+        }
+        let summary = store.import_labels(path, format.as_str(), &identity, &read.labels)?;
         if summary.already_imported {
             eprintln!("{}: already imported; nothing changed", path.display());
-        } else {
+            continue;
+        }
+        if format == LabelFormat::Csv {
             eprintln!(
                 "{}: {} labels, {} new or changed",
                 path.display(),
                 summary.rows,
                 summary.inserted
+            );
+        } else {
+            let version = if read.version.is_empty() {
+                "no version".to_string()
+            } else {
+                format!("version {}", read.version)
+            };
+            eprintln!(
+                "{}: {} labels as {} (list {}, {}), {} new or changed",
+                path.display(),
+                summary.rows,
+                format.as_str(),
+                read.list,
+                version,
+                summary.inserted
+            );
+        }
+        if !read.skipped.is_empty() {
+            let n: u64 = read.skipped.values().sum();
+            eprintln!(
+                "{}: {n} entries skipped: {}",
+                path.display(),
+                formats::summary(&read.skipped)
+            );
+        }
+        if !read.unmapped.is_empty() {
+            let n: u64 = read.unmapped.values().sum();
+            let mut shown = read.unmapped.clone();
+            let total_tags = shown.len();
+            if total_tags > 20 {
+                let mut v: Vec<(String, u64)> = shown.into_iter().collect();
+                v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                v.truncate(20);
+                shown = v.into_iter().collect();
+            }
+            eprintln!(
+                "{}: {n} tags ({total_tags} distinct) map to no category and are stored as `other`: {}{}",
+                path.display(),
+                formats::summary(&shown),
+                if total_tags > 20 { ", ..." } else { "" }
             );
         }
     }
@@ -520,7 +601,7 @@ fn demo() -> Result<()> {
     let db = dir.path().join("demo.db");
     let mut store = Store::open(&db)?;
     import_transfers(&mut store, &[transfers])?;
-    import_labels(&mut store, &[labels], None)?;
+    import_labels(&mut store, &[labels], &ReadOptions::default(), None)?;
     drop(store);
     println!(
         "Ronin bridge theft (Lazarus), March 2022: 1,732 Tornado Cash 100 ETH withdrawals to the"
