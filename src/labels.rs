@@ -6,6 +6,7 @@
 //! findings can name the list behind them. Readers of other label formats (OFAC SDN,
 //! TagPacks) produce the same [`Label`] values.
 
+pub mod diff;
 pub mod formats;
 pub mod taxonomy;
 

@@ -18,6 +18,7 @@ use hoptrace::exposure::Step;
 use hoptrace::graph::{Direction, Graph};
 use hoptrace::import::read_wallets;
 use hoptrace::labels::Category;
+use hoptrace::labels::diff::{self, Change};
 use hoptrace::labels::formats::{self, LabelFormat, ReadOptions};
 use hoptrace::report::{self, Evidence, Format};
 use hoptrace::store::{Store, StoreError};
@@ -61,6 +62,9 @@ enum Command {
     Demo,
     /// Show what the store holds.
     Stats,
+    /// Label lists: counts in the store, and what changed between two versions.
+    #[command(subcommand)]
+    Labels(LabelsCommand),
     /// Run the synthetic benchmark (see README).
     Bench(BenchArgs),
 }
@@ -94,6 +98,40 @@ enum ImportCommand {
         #[arg(long)]
         category: Option<Category>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum LabelsCommand {
+    /// Labels in the store, counted by list, version and category.
+    Stats {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+    /// What changed between two label files of the same list: added, removed,
+    /// recategorised, changed details. Reads the files; the store is not used.
+    Diff {
+        /// The older file.
+        old: PathBuf,
+        /// The newer file.
+        new: PathBuf,
+        /// The input format of both files (default: detected per file).
+        #[arg(long, value_enum)]
+        input_format: Option<LabelFormat>,
+        /// The category of address lists (which carry none).
+        #[arg(long)]
+        category: Option<Category>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ListFormat {
+    Table,
+    Csv,
+    Json,
 }
 
 #[derive(Args, Debug, Clone, Copy)]
@@ -250,6 +288,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Score(args) => score(&cli.db, args),
         Command::Demo => demo(),
         Command::Stats => stats(&cli.db),
+        Command::Labels(LabelsCommand::Stats { format }) => label_stats(&cli.db, format),
+        Command::Labels(LabelsCommand::Diff {
+            old,
+            new,
+            input_format,
+            category,
+            format,
+        }) => label_diff(&old, &new, input_format, category, format),
         Command::Bench(args) => run_bench(args),
     }
 }
@@ -633,6 +679,150 @@ fn stats(db: &Path) -> Result<()> {
         println!("latest block  {b}");
     }
     Ok(())
+}
+
+fn label_stats(db: &Path, format: ListFormat) -> Result<()> {
+    let store = open_existing(db)?;
+    let counts = store.label_stats()?;
+    emit(None, |w| {
+        match format {
+            ListFormat::Json => {
+                serde_json::to_writer_pretty(&mut *w, &counts)?;
+                writeln!(w)?;
+            }
+            ListFormat::Csv => {
+                // The header comes from the struct's field names.
+                let mut out = csv::Writer::from_writer(w);
+                for c in &counts {
+                    out.serialize(c)?;
+                }
+                out.flush()?;
+            }
+            ListFormat::Table => {
+                let rows: Vec<Vec<String>> = counts
+                    .iter()
+                    .map(|c| {
+                        vec![
+                            c.list.clone(),
+                            c.version.clone(),
+                            c.category.clone(),
+                            c.labels.to_string(),
+                            c.addresses.to_string(),
+                        ]
+                    })
+                    .collect();
+                report::write_table(
+                    w,
+                    &["list", "version", "category", "labels", "addresses"],
+                    &rows,
+                )?;
+            }
+        }
+        Ok(())
+    })
+}
+
+fn label_diff(
+    old: &Path,
+    new: &Path,
+    input_format: Option<LabelFormat>,
+    category: Option<Category>,
+    format: ListFormat,
+) -> Result<()> {
+    let options = ReadOptions {
+        category,
+        ..ReadOptions::default()
+    };
+    let read = |path: &Path| -> Result<formats::LabelRead> {
+        let f = match input_format {
+            Some(f) => f,
+            None => formats::detect(path)?,
+        };
+        Ok(formats::read(path, f, &options)?)
+    };
+    let (a, b) = (read(old)?, read(new)?);
+    let describe = |r: &formats::LabelRead, path: &Path| {
+        let addresses: std::collections::BTreeSet<_> = r.labels.iter().map(|l| l.address).collect();
+        format!(
+            "{} (list {}, version {}, {} addresses)",
+            path.display(),
+            r.list,
+            if r.version.is_empty() {
+                "unknown"
+            } else {
+                &r.version
+            },
+            addresses.len()
+        )
+    };
+    if a.list != b.list {
+        eprintln!(
+            "hoptrace: warning: the files are of different lists ({} and {}): the diff compares them anyway",
+            a.list, b.list
+        );
+    }
+    let rows = diff::diff(&a.labels, &b.labels);
+    let mut counts: std::collections::BTreeMap<Change, u64> = Default::default();
+    let mut removed_by_entity: std::collections::BTreeMap<String, u64> = Default::default();
+    for r in &rows {
+        *counts.entry(r.change).or_default() += 1;
+        if r.change == Change::Removed {
+            *removed_by_entity.entry(r.entity.clone()).or_default() += 1;
+        }
+    }
+    let n = |c| counts.get(&c).copied().unwrap_or(0);
+    eprintln!("old: {}", describe(&a, old));
+    eprintln!("new: {}", describe(&b, new));
+    eprintln!(
+        "{} added, {} removed, {} recategorised, {} changed",
+        n(Change::Added),
+        n(Change::Removed),
+        n(Change::Recategorised),
+        n(Change::Changed)
+    );
+    if !removed_by_entity.is_empty() {
+        eprintln!(
+            "removed by entity: {}",
+            formats::summary(&removed_by_entity)
+        );
+    }
+    emit(None, |w| {
+        match format {
+            ListFormat::Json => {
+                serde_json::to_writer_pretty(&mut *w, &rows)?;
+                writeln!(w)?;
+            }
+            ListFormat::Csv => {
+                // The header comes from the struct's field names.
+                let mut out = csv::Writer::from_writer(w);
+                for r in &rows {
+                    out.serialize(r)?;
+                }
+                out.flush()?;
+            }
+            ListFormat::Table => {
+                let table: Vec<Vec<String>> = rows
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.change.as_str().to_string(),
+                            r.address.clone(),
+                            r.old_category.clone(),
+                            r.new_category.clone(),
+                            r.entity.clone(),
+                            r.detail.clone(),
+                        ]
+                    })
+                    .collect();
+                report::write_table(
+                    w,
+                    &["change", "address", "old", "new", "entity", "detail"],
+                    &table,
+                )?;
+            }
+        }
+        Ok(())
+    })
 }
 
 fn run_bench(args: BenchArgs) -> Result<()> {

@@ -239,6 +239,21 @@ fn bind_transfer(
     stmt.raw_bind_parameter(at + 9, &amount[..])
 }
 
+/// One line of `labels stats`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LabelCount {
+    /// The list.
+    pub list: String,
+    /// Its version (empty when unknown).
+    pub version: String,
+    /// The category.
+    pub category: String,
+    /// Labels.
+    pub labels: u64,
+    /// Distinct addresses.
+    pub addresses: u64,
+}
+
 /// The SQLite store.
 pub struct Store {
     conn: Connection,
@@ -682,6 +697,25 @@ impl Store {
             asset: parse_asset(&asset).map_err(|e| StoreError::Corrupt(e.0))?,
             amount: U256::from_be_slice(&amount),
         }))
+    }
+
+    /// Labels counted by list, version and category: (list, version, category,
+    /// labels, distinct addresses), sorted.
+    pub fn label_stats(&self) -> Result<Vec<LabelCount>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT list, version, category, COUNT(*), COUNT(DISTINCT address_id)
+             FROM labels GROUP BY list, version, category ORDER BY list, version, category",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(LabelCount {
+                list: r.get(0)?,
+                version: r.get(1)?,
+                category: r.get(2)?,
+                labels: r.get::<_, i64>(3)? as u64,
+                addresses: r.get::<_, i64>(4)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Row counts: (transfers, addresses, labels, sources).

@@ -482,3 +482,89 @@ fn bad_label_files_fail_with_file_and_line_or_field_and_store_nothing() {
     let c = check_json(&db, RONIN_EXPLOITER);
     assert_eq!(c["label_sources"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn labels_diff_shows_the_tornado_delisting() {
+    let dir = TempDir::new().unwrap();
+    let out = hoptrace(&dir.path().join("unused.db"))
+        .args([
+            "labels",
+            "diff",
+            p(&ofac_2025()),
+            p(&ofac_2026()),
+            "--format",
+            "csv",
+        ])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    // Independently (Python): 157 and 104 EVM addresses, 67 in both; all 90
+    // removed addresses are TORNADO CASH (uid 39796); 9 keep their category but
+    // change program (8 Roman SEMENOV addresses lose CYBER2, Garantex gains CYBER4).
+    assert!(
+        err.contains("37 added, 90 removed, 0 recategorised, 9 changed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("removed by entity: TORNADO CASH (90)"),
+        "{err}"
+    );
+    assert!(err.contains("version 2025-02-26, 157 addresses"), "{err}");
+    assert!(err.contains("version 2026-08-20, 104 addresses"), "{err}");
+    let mut reader = csv::Reader::from_reader(&out.stdout[..]);
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        [
+            "change",
+            "address",
+            "old_category",
+            "new_category",
+            "entity",
+            "detail"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 37 + 90 + 9);
+    let pool = rows
+        .iter()
+        .find(|r| &r[1] == TORNADO_100_ETH)
+        .expect("the 100 ETH pool is in the diff");
+    assert_eq!(
+        (&pool[0], &pool[2], &pool[3], &pool[4]),
+        ("removed", "sanctioned", "", "TORNADO CASH")
+    );
+    let garantex = rows
+        .iter()
+        .find(|r| &r[1] == "0x7ff9cfad3877f21d41da833e2f775db0569ee3d9")
+        .expect("garantex");
+    assert_eq!(
+        &garantex[5],
+        "program: RUSSIA-EO14024 -> CYBER4, RUSSIA-EO14024"
+    );
+    // The Lazarus addresses are unchanged: not in the diff.
+    assert!(!rows.iter().any(|r| &r[1] == RONIN_EXPLOITER));
+}
+
+#[test]
+fn labels_stats_counts_by_list_version_and_category() {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("l.db");
+    import(&db, &[p(&ofac_2025())]);
+    import(&db, &[p(&ofac_2026())]);
+    import(&db, &[p(&tagpack("ronin_bridge.yaml"))]);
+    import(&db, &[p(&tagpack("ofac.yaml"))]);
+    let out = hoptrace(&db)
+        .args(["labels", "stats", "--format", "csv"])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "list,version,category,labels,addresses\n\
+         graphsense-ofac,2024-02-26,other,150,150\n\
+         graphsense-ronin_bridge,2022-04-05,hack,6,6\n\
+         ofac-sdn,2025-02-26,sanctioned,157,157\n\
+         ofac-sdn,2026-08-20,sanctioned,104,104\n"
+    );
+}
