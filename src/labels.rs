@@ -8,6 +8,7 @@
 
 pub mod diff;
 pub mod formats;
+pub mod since;
 pub mod taxonomy;
 
 use std::fmt;
@@ -134,14 +135,39 @@ impl FromStr for Category {
     }
 }
 
-/// Parses a date as `YYYY-MM-DD` (also `MM/DD/YYYY`, OFAC's form) into the
-/// canonical `YYYY-MM-DD`.
+/// Parses a `since_date`: a day `YYYY-MM-DD` (also `MM/DD/YYYY`, OFAC's form) or an
+/// RFC 3339 time (`2022-08-08T14:00:00Z`). Returns the canonical text: the day, or
+/// the time in UTC.
 pub fn parse_date(s: &str) -> Result<String, FieldError> {
     let t = s.trim();
-    chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
         .or_else(|_| chrono::NaiveDate::parse_from_str(t, "%m/%d/%Y"))
-        .map(|d| d.format("%Y-%m-%d").to_string())
-        .map_err(|_| FieldError(format!("invalid date {t:?}: expected YYYY-MM-DD")))
+    {
+        return Ok(d.format("%Y-%m-%d").to_string());
+    }
+    chrono::DateTime::parse_from_rfc3339(t)
+        .map(|d| {
+            d.with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        })
+        .map_err(|_| {
+            FieldError(format!(
+                "invalid date {t:?}: expected YYYY-MM-DD or an RFC 3339 time"
+            ))
+        })
+}
+
+/// The unix time a canonical `since_date` starts at (a day starts at 00:00 UTC).
+pub fn date_start(date: &str) -> Result<i64, FieldError> {
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d") {
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp())
+            .unwrap_or_default());
+    }
+    chrono::DateTime::parse_from_rfc3339(date)
+        .map(|d| d.timestamp())
+        .map_err(|_| FieldError(format!("invalid date {date:?}")))
 }
 
 /// One label on one address.

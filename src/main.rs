@@ -17,9 +17,9 @@ use hoptrace::bench::{self, Synthetic};
 use hoptrace::exposure::Step;
 use hoptrace::graph::{Direction, Graph};
 use hoptrace::import::read_wallets;
-use hoptrace::labels::Category;
 use hoptrace::labels::diff::{self, Change};
 use hoptrace::labels::formats::{self, LabelFormat, ReadOptions};
+use hoptrace::labels::{Category, since};
 use hoptrace::report::{self, Evidence, Format};
 use hoptrace::store::{Store, StoreError};
 use hoptrace::transfer::{Transfer, parse_address};
@@ -97,6 +97,14 @@ enum ImportCommand {
         /// The category of every address of an address list (which carries none).
         #[arg(long)]
         category: Option<Category>,
+        /// Tainted from this block on, for every label without its own since_block.
+        #[arg(long)]
+        since_block: Option<u32>,
+        /// Tainted from this date (YYYY-MM-DD, or an RFC 3339 time) on, for every
+        /// label without its own since_block or since_date; it becomes a block
+        /// through the stored block timestamps when hops are computed.
+        #[arg(long, value_parser = parse_since_date)]
+        since_date: Option<String>,
     },
 }
 
@@ -274,12 +282,16 @@ fn run(cli: Cli) -> Result<()> {
             version,
             format,
             category,
+            since_block,
+            since_date,
         }) => {
             let mut store = Store::open(&cli.db)?;
             let options = ReadOptions {
                 list,
                 version,
                 category,
+                since_block,
+                since_date,
             };
             import_labels(&mut store, &files, &options, format)
         }
@@ -298,6 +310,10 @@ fn run(cli: Cli) -> Result<()> {
         }) => label_diff(&old, &new, input_format, category, format),
         Command::Bench(args) => run_bench(args),
     }
+}
+
+fn parse_since_date(s: &str) -> Result<String, String> {
+    hoptrace::labels::parse_date(s).map_err(|e| e.0)
 }
 
 fn progress_bar(len: u64) -> ProgressBar {
@@ -384,6 +400,12 @@ fn import_labels(
         if let Some(v) = &options.version {
             identity = format!("{identity};version={v}");
         }
+        if let Some(b) = options.since_block {
+            identity = format!("{identity};since_block={b}");
+        }
+        if let Some(d) = &options.since_date {
+            identity = format!("{identity};since_date={d}");
+        }
         let summary = store.import_labels(path, format.as_str(), &identity, &read.labels)?;
         if summary.already_imported {
             eprintln!("{}: already imported; nothing changed", path.display());
@@ -455,7 +477,15 @@ fn open_existing(db: &Path) -> Result<Store> {
 
 fn analyse(store: &Store, max_hops: u32, directions: &[Direction]) -> Result<Analysis> {
     let t = Instant::now();
-    let (graph, labels) = analysis::load(store)?;
+    let (graph, mut labels) = analysis::load(store)?;
+    for note in since::resolve(&mut labels, |t| store.block_at_or_after(t))? {
+        let kind = if note.block.is_some() {
+            "note"
+        } else {
+            "warning"
+        };
+        eprintln!("hoptrace: {kind}: {}", note.message);
+    }
     tracing::info!(
         nodes = graph.node_count(),
         edges = graph.edge_count(),

@@ -239,6 +239,31 @@ fn bind_transfer(
     stmt.raw_bind_parameter(at + 9, &amount[..])
 }
 
+/// Where a time falls among the stored blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockAtTime {
+    /// No stored transfer has a timestamp.
+    NoTimestamps,
+    /// The time is after the last stored block with a timestamp.
+    AfterLast {
+        /// That block.
+        block: u32,
+        /// Its timestamp.
+        timestamp: i64,
+    },
+    /// The first stored block at or after the time.
+    Found {
+        /// The block.
+        block: u32,
+        /// Its timestamp.
+        timestamp: i64,
+        /// The stored block before it, if any: when it is `block - 1` the answer is
+        /// exact; otherwise the chain's first block at or after the time lies in
+        /// `(previous, block]`.
+        previous: Option<(u32, i64)>,
+    },
+}
+
 /// One line of `labels stats`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct LabelCount {
@@ -697,6 +722,63 @@ impl Store {
             asset: parse_asset(&asset).map_err(|e| StoreError::Corrupt(e.0))?,
             amount: U256::from_be_slice(&amount),
         }))
+    }
+
+    /// The first stored block whose timestamp is at or after `time` (unix seconds),
+    /// by binary search over the block-clustered table (block timestamps grow
+    /// with the block number): O(log blocks) index seeks.
+    pub fn block_at_or_after(&self, time: i64) -> Result<BlockAtTime, StoreError> {
+        let mut first = self.conn.prepare_cached(
+            "SELECT block, timestamp FROM transfers
+             WHERE block >= ?1 AND timestamp IS NOT NULL ORDER BY block LIMIT 1",
+        )?;
+        let mut at_or_after = |b: i64| -> Result<Option<(u32, i64)>, StoreError> {
+            Ok(first
+                .query_row([b], |r| {
+                    Ok((r.get::<_, i64>(0)? as u32, r.get::<_, i64>(1)?))
+                })
+                .optional()?)
+        };
+        let Some((mut lo, _)) = at_or_after(0)? else {
+            return Ok(BlockAtTime::NoTimestamps);
+        };
+        let (mut hi, last_time): (u32, i64) = self.conn.query_row(
+            "SELECT block, timestamp FROM transfers
+             WHERE timestamp IS NOT NULL ORDER BY block DESC LIMIT 1",
+            [],
+            |r| Ok((r.get::<_, i64>(0)? as u32, r.get(1)?)),
+        )?;
+        if last_time < time {
+            return Ok(BlockAtTime::AfterLast {
+                block: hi,
+                timestamp: last_time,
+            });
+        }
+        // R(x) = "the first stored block at or after x has a timestamp >= time" is
+        // false then true as x grows; find the smallest x where it holds.
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match at_or_after(i64::from(mid))? {
+                Some((_, t)) if t >= time => hi = mid,
+                _ => lo = mid + 1,
+            }
+        }
+        let (block, timestamp) = at_or_after(i64::from(lo))?
+            .ok_or_else(|| StoreError::Corrupt("block timestamps changed during search".into()))?;
+        let previous: Option<(u32, i64)> = self
+            .conn
+            .query_row(
+                "SELECT block, timestamp FROM transfers
+                 WHERE block < ?1 AND timestamp IS NOT NULL ORDER BY block DESC LIMIT 1",
+                [block],
+                |r| Ok((r.get::<_, i64>(0)? as u32, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(BlockAtTime::Found {
+            block,
+            timestamp,
+            previous,
+        })
     }
 
     /// Labels counted by list, version and category: (list, version, category,

@@ -113,6 +113,11 @@ pub struct ReadOptions {
     pub version: Option<String>,
     /// The category of an address list (which carries none).
     pub category: Option<Category>,
+    /// A `since_block` for every label that has none.
+    pub since_block: Option<u32>,
+    /// A `since_date` (canonical, see [`super::parse_date`]) for every label that
+    /// has neither a date nor a block.
+    pub since_date: Option<String>,
 }
 
 /// The labels of one file and what was left out.
@@ -315,6 +320,14 @@ pub fn read(
         LabelFormat::Tagpack => read_tagpack(path, &read_text(path)?, options, &mut out)?,
         LabelFormat::EtherscanJson => read_etherscan_json(path, &read_text(path)?, &mut out)?,
         LabelFormat::Tutela => read_tutela(path, &mut out)?,
+    }
+    for l in &mut out.labels {
+        if l.since_block.is_none() {
+            l.since_block = options.since_block;
+        }
+        if l.since_block.is_none() && l.since_date.is_none() {
+            l.since_date = options.since_date.clone();
+        }
     }
     if out.labels.is_empty() {
         return Err(LabelFileError::Shape {

@@ -568,3 +568,87 @@ fn labels_stats_counts_by_list_version_and_category() {
          ofac-sdn,2026-08-20,sanctioned,104,104\n"
     );
 }
+
+/// Real mainnet transactions with block timestamps (ethereum-etl, blocks 3,300,000
+/// to 3,302,204 on 2017-03-06), decompressed into `dir`.
+fn raphtory_transactions(dir: &Path) -> PathBuf {
+    use std::io::Read;
+    let gz = std::fs::File::open(
+        shared_data().join("raphtory-data/transactions_03300000_03399999_small.csv.gz"),
+    )
+    .expect("open");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(gz)
+        .read_to_string(&mut text)
+        .expect("gunzip");
+    let path = dir.join("transactions.csv");
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+#[test]
+fn since_date_becomes_a_block_through_stored_timestamps() {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("l.db");
+    // Labels only: no timestamps yet; the date is kept and the label counts from 0.
+    let labels = dir.path().join("dated.csv");
+    let seed = "0x942c4bc02dc8986215adc1ba2d27723fd4a98a8b";
+    std::fs::write(
+        &labels,
+        format!(
+            "address,category,name,source,since_date\n\
+             {seed},hack,dated,test,2017-03-06T09:00:00Z\n\
+             0x00000000000000000000000000000000000000a1,hack,exact,test,2017-03-06T06:58:30Z\n\
+             0x00000000000000000000000000000000000000a2,hack,first,test,2017-03-06\n\
+             0x00000000000000000000000000000000000000a3,hack,after,test,2017-03-07\n"
+        ),
+    )
+    .unwrap();
+    import(&db, &[p(&labels)]);
+    let out = hoptrace(&db)
+        .args(["check", seed, "--format", "json"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("since_date 2017-03-06T09:00:00Z: no block timestamps are stored, so it cannot become a block; 1 label(s) keep the date and count from block 0"),
+        "{err}"
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["label_sources"][0]["since_block"], Value::Null);
+    assert_eq!(
+        v[0]["label_sources"][0]["since_date"],
+        "2017-03-06T09:00:00Z"
+    );
+    // With the transfers (and their block timestamps) stored. Expected blocks from
+    // Python over the same file (rows with a receiver; creations are not stored).
+    import_transfers(&db, &raphtory_transactions(dir.path()));
+    let out = hoptrace(&db)
+        .args(["check", seed, "--format", "json"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    for line in [
+        "since_date 2017-03-06 -> block 3300000 for 1 label(s) (approximate: it is the first stored block",
+        "since_date 2017-03-06T06:58:30Z -> block 3300990 for 1 label(s) (exact: the block before it is stored and earlier)",
+        "since_date 2017-03-06T09:00:00Z -> block 3301495 for 1 label(s) (approximate: blocks 3301494..3301494 are not stored",
+        "since_date 2017-03-07 is after the last stored block 3302204: 1 label(s) count from block 3302205",
+    ] {
+        assert!(err.contains(line), "{line}\n{err}");
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["label_sources"][0]["since_block"], 3_301_495);
+    assert_eq!(v[0]["is_seed"], true);
+}
+
+fn import_transfers(db: &Path, file: &Path) {
+    let out = hoptrace(db)
+        .args(["import", "transfers", p(file)])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
