@@ -478,6 +478,14 @@ fn open_existing(db: &Path) -> Result<Store> {
 fn analyse(store: &Store, max_hops: u32, directions: &[Direction]) -> Result<Analysis> {
     let t = Instant::now();
     let (graph, mut labels) = analysis::load(store)?;
+    let bundled = labels.is_empty();
+    if bundled {
+        labels = bundled_seeds()?;
+        eprintln!(
+            "hoptrace: note: the store has no labels: using the {} bundled seeds (OFAC SDN EVM addresses of 2026-08-20, Ronin/Lazarus cluster; see fixtures/seeds/README.md); import labels to choose your own",
+            labels.len()
+        );
+    }
     for note in since::resolve(&mut labels, |t| store.block_at_or_after(t))? {
         let kind = if note.block.is_some() {
             "note"
@@ -496,9 +504,15 @@ fn analyse(store: &Store, max_hops: u32, directions: &[Direction]) -> Result<Ana
     let a = Analysis::new(graph, labels, max_hops, directions);
     tracing::info!(seeds = a.seeds.len(), elapsed = ?t.elapsed(), "hops computed");
     if a.seeds.is_empty() {
-        eprintln!(
-            "hoptrace: warning: the store has no seed labels: nothing can be reached (import labels first)"
-        );
+        if bundled {
+            eprintln!(
+                "hoptrace: warning: none of the bundled seeds appears in the stored transfers: nothing can be reached"
+            );
+        } else {
+            eprintln!(
+                "hoptrace: warning: the store has no seed labels: nothing can be reached (import labels first)"
+            );
+        }
     }
     Ok(a)
 }
@@ -660,6 +674,24 @@ fn score(db: &Path, args: ScoreArgs) -> Result<()> {
     })
 }
 
+const BUNDLED_OFAC: &str = include_str!("../fixtures/seeds/ofac-sdn-evm.csv");
+const BUNDLED_RONIN: &str = include_str!("../fixtures/seeds/ronin-lazarus.csv");
+
+/// The bundled default seeds, read with the same CSV reader as any label file.
+fn bundled_seeds() -> Result<Vec<hoptrace::labels::Label>> {
+    let dir = tempfile::tempdir()?;
+    let mut labels = Vec::new();
+    for (name, text) in [
+        ("ofac-sdn-evm.csv", BUNDLED_OFAC),
+        ("ronin-lazarus.csv", BUNDLED_RONIN),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text)?;
+        labels.extend(formats::read(&path, LabelFormat::Csv, &ReadOptions::default())?.labels);
+    }
+    Ok(labels)
+}
+
 const DEMO_TRANSFERS: &str = include_str!("../fixtures/ronin/transfers.csv");
 const DEMO_LABELS: &str = include_str!("../fixtures/ronin/labels.csv");
 const DEMO_WALLETS: &str = include_str!("../fixtures/ronin/wallets.csv");
@@ -721,8 +753,8 @@ fn label_stats(db: &Path, format: ListFormat) -> Result<()> {
                 writeln!(w)?;
             }
             ListFormat::Csv => {
-                // The header comes from the struct's field names.
-                let mut out = csv::Writer::from_writer(w);
+                let mut out = csv::WriterBuilder::new().has_headers(false).from_writer(w);
+                out.write_record(["list", "version", "category", "labels", "addresses"])?;
                 for c in &counts {
                     out.serialize(c)?;
                 }
@@ -771,24 +803,39 @@ fn label_diff(
         Ok(formats::read(path, f, &options)?)
     };
     let (a, b) = (read(old)?, read(new)?);
+    // The list(s) and version(s) the labels carry (a CSV names its own).
+    let names = |r: &formats::LabelRead| {
+        let set = |f: &dyn Fn(&hoptrace::labels::Label) -> &str| {
+            r.labels
+                .iter()
+                .map(f)
+                .filter(|s| !s.is_empty())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        (set(&|l| l.list.as_str()), set(&|l| l.version.as_str()))
+    };
     let describe = |r: &formats::LabelRead, path: &Path| {
         let addresses: std::collections::BTreeSet<_> = r.labels.iter().map(|l| l.address).collect();
+        let (list, version) = names(r);
         format!(
             "{} (list {}, version {}, {} addresses)",
             path.display(),
-            r.list,
-            if r.version.is_empty() {
+            list,
+            if version.is_empty() {
                 "unknown"
             } else {
-                &r.version
+                &version
             },
             addresses.len()
         )
     };
-    if a.list != b.list {
+    let (list_a, list_b) = (names(&a).0, names(&b).0);
+    if list_a != list_b {
         eprintln!(
-            "hoptrace: warning: the files are of different lists ({} and {}): the diff compares them anyway",
-            a.list, b.list
+            "hoptrace: warning: the files are of different lists ({list_a} and {list_b}): the diff compares them anyway"
         );
     }
     let rows = diff::diff(&a.labels, &b.labels);
@@ -823,8 +870,15 @@ fn label_diff(
                 writeln!(w)?;
             }
             ListFormat::Csv => {
-                // The header comes from the struct's field names.
-                let mut out = csv::Writer::from_writer(w);
+                let mut out = csv::WriterBuilder::new().has_headers(false).from_writer(w);
+                out.write_record([
+                    "change",
+                    "address",
+                    "old_category",
+                    "new_category",
+                    "entity",
+                    "detail",
+                ])?;
                 for r in &rows {
                     out.serialize(r)?;
                 }

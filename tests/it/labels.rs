@@ -652,3 +652,88 @@ fn import_transfers(db: &Path, file: &Path) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn bundled_ofac_seeds_equal_the_list() {
+    let dir = TempDir::new().unwrap();
+    let seeds = crate::common::fixtures().join("seeds/ofac-sdn-evm.csv");
+    let out = hoptrace(&dir.path().join("unused.db"))
+        .args([
+            "labels",
+            "diff",
+            p(&seeds),
+            p(&ofac_2026()),
+            "--format",
+            "csv",
+        ])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("0 added, 0 removed, 0 recategorised, 0 changed"),
+        "{err}"
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "change,address,old_category,new_category,entity,detail\n"
+    );
+}
+
+#[test]
+fn a_store_without_labels_uses_the_bundled_seeds() {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("l.db");
+    // The real Tornado 0.1 ETH withdrawals to Roman SEMENOV's address (OFAC uid
+    // 44718, on the 2026-08-20 list): 10 of the 57,243 derived withdrawals (Python).
+    let semenov = "0xdcbeffbecce100cce9e4b153c4e15cb885643193";
+    let pool = "0x12d66f87a04a9e220743712ce6d9bb1b5616b8fc";
+    let mut reader = csv::Reader::from_path(
+        shared_data().join("tornado-cash/DERIVED_tornado_withdrawals_mainnet.csv"),
+    )
+    .unwrap();
+    let mut text = String::from("block,tx_hash,from,to,asset,amount,kind,index\n");
+    let mut n = 0;
+    for r in reader.deserialize::<std::collections::HashMap<String, String>>() {
+        let r = r.unwrap();
+        if r["to"].to_lowercase() == semenov && r["pool"] == "0.1 ETH" {
+            let fee: u128 = r["fee"].parse().unwrap();
+            text += &format!(
+                "{},{},{},{},ETH,{},internal,0\n",
+                r["block_number"],
+                r["transaction_hash"],
+                r["pool_address"],
+                r["to"],
+                100_000_000_000_000_000u128 - fee
+            );
+            n += 1;
+        }
+    }
+    assert_eq!(n, 10);
+    let transfers = dir.path().join("semenov.csv");
+    std::fs::write(&transfers, text).unwrap();
+    import_transfers(&db, &transfers);
+    let out = hoptrace(&db)
+        .args(["check", semenov, pool, "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("the store has no labels: using the 112 bundled seeds"),
+        "{err}"
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["is_seed"], true);
+    let source = &v[0]["upstream"]["seed_sources"][0];
+    assert_eq!(source["list"], "ofac-sdn");
+    assert_eq!(source["version"], "2026-08-20");
+    assert_eq!(source["uid"], "44718");
+    assert_eq!(source["entity"], "Roman SEMENOV");
+    // The pool sent to the seed: 1 hop upstream, citing the same list.
+    assert_eq!(v[1]["upstream_hops"], 1);
+    assert_eq!(v[1]["upstream"]["seed"], semenov);
+    assert_eq!(v[1]["upstream"]["seed_sources"][0]["version"], "2026-08-20");
+    // Nothing was written to the store.
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM labels"), 0);
+}
