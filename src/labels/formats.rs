@@ -75,6 +75,8 @@ pub enum LabelFormat {
     OfacJson,
     /// OFAC's own `SDN.XML`.
     SdnXml,
+    /// OFAC's own `SDN_ADVANCED.XML` (`<Sanctions>`, the advanced schema).
+    SdnAdvancedXml,
     /// OFAC's own `sdn.csv` (addresses in the remarks column).
     SdnCsv,
     /// One address per line (`.txt`), a JSON array of addresses, or a CSV with an
@@ -95,6 +97,7 @@ impl LabelFormat {
             LabelFormat::Csv => "hoptrace-labels-csv",
             LabelFormat::OfacJson => "ofac-json",
             LabelFormat::SdnXml => "ofac-sdn-xml",
+            LabelFormat::SdnAdvancedXml => "ofac-sdn-advanced-xml",
             LabelFormat::SdnCsv => "ofac-sdn-csv",
             LabelFormat::AddressList => "address-list",
             LabelFormat::Tagpack => "graphsense-tagpack",
@@ -177,7 +180,10 @@ pub fn default_list(format: LabelFormat, path: &Path) -> String {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     match format {
-        LabelFormat::OfacJson | LabelFormat::SdnXml | LabelFormat::SdnCsv => "ofac-sdn".into(),
+        LabelFormat::OfacJson
+        | LabelFormat::SdnXml
+        | LabelFormat::SdnAdvancedXml
+        | LabelFormat::SdnCsv => "ofac-sdn".into(),
         LabelFormat::Tagpack => format!("graphsense-{stem}"),
         LabelFormat::EtherscanJson => "etherscan-labels".into(),
         LabelFormat::Tutela => "tutela-known-addresses".into(),
@@ -234,10 +240,11 @@ pub fn detect(path: &Path) -> Result<LabelFormat, LabelFileError> {
         "xml" => {
             if head.contains("<sdnList") {
                 Ok(LabelFormat::SdnXml)
+            } else if head.contains("<Sanctions") {
+                Ok(LabelFormat::SdnAdvancedXml)
             } else {
                 Err(shape(
-                    "XML without an <sdnList> root: only OFAC's SDN.XML is read \
-                     (SDN_ADVANCED.XML is not supported)"
+                    "XML without an <sdnList> (SDN.XML) or <Sanctions> (SDN_ADVANCED.XML) root"
                         .into(),
                 ))
             }
@@ -315,6 +322,9 @@ pub fn read(
         }
         LabelFormat::OfacJson => read_ofac_json(path, &read_text(path)?, options, &mut out)?,
         LabelFormat::SdnXml => read_sdn_xml(path, &read_text(path)?, options, &mut out)?,
+        LabelFormat::SdnAdvancedXml => {
+            read_sdn_advanced_xml(path, &read_text(path)?, options, &mut out)?
+        }
         LabelFormat::SdnCsv => read_sdn_csv(path, &mut out)?,
         LabelFormat::AddressList => read_address_list(path, options, &mut out)?,
         LabelFormat::Tagpack => read_tagpack(path, &read_text(path)?, options, &mut out)?,
@@ -683,6 +693,230 @@ fn read_sdn_xml(
             field: "Publish_Date".into(),
             problem: e.0,
         })?;
+    }
+    push_sdn(out, entries);
+    Ok(())
+}
+
+/// The value of attribute `name` (local name) of a start tag.
+fn attr(e: &quick_xml::events::BytesStart<'_>, name: &str) -> Option<String> {
+    e.attributes()
+        .flatten()
+        .find(|a| a.key.local_name().into_inner() == name)
+        .and_then(|a| {
+            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .ok()
+                .map(|v| v.into_owned())
+        })
+}
+
+/// OFAC `SDN_ADVANCED.XML`: `<Sanctions>` with `<DateOfIssue>` (the version),
+/// `ReferenceValueSets` (`FeatureType ID` → "Digital Currency Address - XXX",
+/// `SanctionsType ID` → "Program"), `DistinctParty FixedRef` (the SDN uid) →
+/// `Profile ID` with the primary `Alias`'s `NamePartValue`s (the entity) and
+/// `Feature FeatureTypeID` → `FeatureVersion/VersionDetail` (the address), and
+/// `SanctionsEntry ProfileID` → `SanctionsMeasure SanctionsTypeID` with a
+/// `Comment` (the program).
+fn read_sdn_advanced_xml(
+    path: &Path,
+    text: &str,
+    options: &ReadOptions,
+    out: &mut LabelRead,
+) -> Result<(), LabelFileError> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(text);
+    reader.config_mut().trim_text(true);
+    let syntax = |pos: u64, problem: String| LabelFileError::Syntax {
+        path: path.to_path_buf(),
+        line: line_at(text, pos as usize),
+        syntax: "XML",
+        problem,
+    };
+    #[derive(Default)]
+    struct Party {
+        uid: String,
+        names: Vec<String>,
+        /// (feature type id, address text, byte position)
+        features: Vec<(String, String, u64)>,
+    }
+    let mut stack: Vec<String> = Vec::new();
+    let mut text_buf = String::new();
+    let mut feature_types: BTreeMap<String, String> = BTreeMap::new();
+    let mut sanctions_types: BTreeMap<String, String> = BTreeMap::new();
+    let mut current_id = String::new();
+    let mut parties: BTreeMap<String, Party> = BTreeMap::new(); // by profile id
+    let mut party_uid = String::new();
+    let mut profile = String::new();
+    let mut primary_alias = false;
+    let mut name_parts: Vec<String> = Vec::new();
+    let mut feature_type = String::new();
+    let mut entry_profile = String::new();
+    let mut measure_type = String::new();
+    let mut programs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut date: [String; 3] = Default::default();
+    let mut saw_root = false;
+    loop {
+        let pos = reader.buffer_position();
+        let event = reader
+            .read_event()
+            .map_err(|e| syntax(reader.error_position(), e.to_string()))?;
+        let (start, is_start) = match &event {
+            Event::Start(e) => (Some(e), true),
+            Event::Empty(e) => (Some(e), false),
+            _ => (None, false),
+        };
+        if let Some(e) = start {
+            let name = e.local_name().into_inner().to_string();
+            match name.as_str() {
+                "Sanctions" => saw_root = true,
+                "FeatureType" | "SanctionsType" => current_id = attr(e, "ID").unwrap_or_default(),
+                "DistinctParty" => party_uid = attr(e, "FixedRef").unwrap_or_default(),
+                "Profile" => {
+                    profile = attr(e, "ID").unwrap_or_default();
+                    parties.entry(profile.clone()).or_default().uid = party_uid.clone();
+                }
+                "Alias" => {
+                    primary_alias = attr(e, "Primary").as_deref() == Some("true");
+                    name_parts.clear();
+                }
+                "Feature" => feature_type = attr(e, "FeatureTypeID").unwrap_or_default(),
+                "SanctionsEntry" => entry_profile = attr(e, "ProfileID").unwrap_or_default(),
+                "SanctionsMeasure" => measure_type = attr(e, "SanctionsTypeID").unwrap_or_default(),
+                _ => {}
+            }
+            text_buf.clear();
+            // An empty element has no end tag: it is not pushed.
+            if is_start {
+                stack.push(name);
+            }
+            continue;
+        }
+        match event {
+            Event::End(e) => {
+                let name = e.local_name().into_inner().to_string();
+                if stack.last() != Some(&name) {
+                    return Err(syntax(pos, format!("unexpected </{name}>")));
+                }
+                stack.pop();
+                let value = std::mem::take(&mut text_buf).trim().to_string();
+                let parent = stack.last().map(String::as_str);
+                match name.as_str() {
+                    "FeatureType" => {
+                        feature_types.insert(current_id.clone(), value);
+                    }
+                    "SanctionsType" => {
+                        sanctions_types.insert(current_id.clone(), value);
+                    }
+                    "Year" if parent == Some("DateOfIssue") => date[0] = value,
+                    "Month" if parent == Some("DateOfIssue") => date[1] = value,
+                    "Day" if parent == Some("DateOfIssue") => date[2] = value,
+                    "NamePartValue" if primary_alias => name_parts.push(value),
+                    "Alias" if primary_alias && !name_parts.is_empty() => {
+                        if let Some(p) = parties.get_mut(&profile)
+                            && p.names.is_empty()
+                        {
+                            p.names.push(name_parts.join(" "));
+                        }
+                        primary_alias = false;
+                    }
+                    "VersionDetail" if stack.iter().any(|s| s == "Feature") => {
+                        if let Some(p) = parties.get_mut(&profile) {
+                            p.features.push((feature_type.clone(), value, pos));
+                        }
+                    }
+                    "Comment" if parent == Some("SanctionsMeasure") => {
+                        programs
+                            .entry(entry_profile.clone())
+                            .or_default()
+                            .insert(format!("{measure_type}\u{0}{value}"));
+                    }
+                    _ => {}
+                }
+            }
+            Event::Text(t) => text_buf.push_str(&t.xml10_content()),
+            Event::GeneralRef(r) => match r.resolve_char_ref() {
+                Ok(Some(c)) => text_buf.push(c),
+                _ => match &*r {
+                    "amp" => text_buf.push('&'),
+                    "lt" => text_buf.push('<'),
+                    "gt" => text_buf.push('>'),
+                    "apos" => text_buf.push('\''),
+                    "quot" => text_buf.push('"'),
+                    other => return Err(syntax(pos, format!("unknown entity &{other};"))),
+                },
+            },
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !saw_root {
+        return Err(LabelFileError::Shape {
+            path: path.to_path_buf(),
+            detail: "no <Sanctions> element: not an OFAC SDN_ADVANCED.XML".into(),
+        });
+    }
+    if !stack.is_empty() {
+        return Err(syntax(
+            text.len() as u64,
+            format!("the file ends inside <{}>", stack.join("><")),
+        ));
+    }
+    if options.version.is_none() && date.iter().all(|d| !d.is_empty()) {
+        let d = format!("{}-{:0>2}-{:0>2}", date[0], date[1], date[2]);
+        out.version = super::parse_date(&d).map_err(|e| LabelFileError::Entry {
+            path: path.to_path_buf(),
+            at: "DateOfIssue".into(),
+            field: "Year/Month/Day".into(),
+            problem: e.0,
+        })?;
+    }
+    let program_type: BTreeSet<&String> = sanctions_types
+        .iter()
+        .filter(|(_, v)| v.as_str() == "Program")
+        .map(|(k, _)| k)
+        .collect();
+    let mut entries = Vec::new();
+    for (profile_id, party) in &parties {
+        let program = programs
+            .get(profile_id)
+            .map(|set| {
+                set.iter()
+                    .filter_map(|tv| tv.split_once('\u{0}'))
+                    .filter(|(t, _)| program_type.contains(&t.to_string()))
+                    .map(|(_, v)| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        for (type_id, value, at) in &party.features {
+            let Some(id_type) = feature_types.get(type_id) else {
+                return Err(LabelFileError::Entry {
+                    path: path.to_path_buf(),
+                    at: line_at(text, *at as usize).to_string(),
+                    field: "FeatureTypeID".into(),
+                    problem: format!("feature type {type_id:?} is not in ReferenceValueSets"),
+                });
+            };
+            let Some(currency) = ofac_currency(id_type) else {
+                continue;
+            };
+            let taken = take(currency, value).map_err(|problem| LabelFileError::Entry {
+                path: path.to_path_buf(),
+                at: line_at(text, *at as usize).to_string(),
+                field: "VersionDetail".into(),
+                problem,
+            })?;
+            match taken {
+                Take::Skip(reason) => out.skip(reason),
+                Take::Yes(address) => entries.push(SdnAddress {
+                    address,
+                    id_type: id_type.clone(),
+                    entity: party.names.first().cloned().unwrap_or_default(),
+                    uid: party.uid.clone(),
+                    program: program.clone(),
+                }),
+            }
+        }
     }
     push_sdn(out, entries);
     Ok(())

@@ -206,7 +206,7 @@ fn ofac_json_2025_holds_lazarus_and_tornado_with_uid_and_program() {
 }
 
 #[test]
-fn sdn_xml_and_sdn_csv_samples_give_the_same_labels() {
+fn sdn_xml_sdn_advanced_and_sdn_csv_samples_give_the_same_labels() {
     let dir = TempDir::new().unwrap();
     let xml_db = dir.path().join("x.db");
     let csv_db = dir.path().join("c.db");
@@ -238,6 +238,35 @@ fn sdn_xml_and_sdn_csv_samples_give_the_same_labels() {
     );
     assert_eq!(x[0].6.as_deref(), Some("ILLICIT-DRUGS-EO14059"));
     assert_eq!(c[0].6, x[0].6);
+    // SDN_ADVANCED.XML (the same 3 entries in the advanced schema) gives exactly
+    // the labels of SDN.XML: `labels diff` finds nothing.
+    let adv_db = dir.path().join("a.db");
+    let err = import(&adv_db, &[p(&corpus("SDN_ADVANCED.XML"))]);
+    assert!(
+        err.contains("4 labels as ofac-sdn-advanced-xml (list ofac-sdn, version 2025-02-26)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("3 entries skipped: non-EVM currency XBT (2), non-EVM currency USDT (1)"),
+        "{err}"
+    );
+    assert_eq!(labels_of(&adv_db, RONIN_EXPLOITER), xml);
+    let out = hoptrace(&adv_db)
+        .args([
+            "labels",
+            "diff",
+            p(&corpus("SDN.XML")),
+            p(&corpus("SDN_ADVANCED.XML")),
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("0 added, 0 removed, 0 recategorised, 0 changed"),
+        "{err}"
+    );
 }
 
 #[test]
