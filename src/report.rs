@@ -391,21 +391,19 @@ where
     };
     let own: &[Label] = analysis.labels.get(&node).map_or(&[], Vec::as_slice);
     let label_sources = own.iter().map(LabelSource::from).collect();
-    let labels = analysis
-        .labels
-        .get(&node)
-        .map(|ls| {
-            ls.iter()
-                .map(|l| {
-                    if l.list.is_empty() {
-                        l.category.to_string()
-                    } else {
-                        format!("{}:{}", l.category, l.list)
-                    }
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    // `category:list`, once each (two versions of a list give one entry here; the
+    // versions are in `label_sources`).
+    let mut labels: Vec<String> = Vec::new();
+    for l in own {
+        let text = if l.list.is_empty() {
+            l.category.to_string()
+        } else {
+            format!("{}:{}", l.category, l.list)
+        };
+        if !labels.contains(&text) {
+            labels.push(text);
+        }
+    }
     Ok(CheckResult {
         address: lower_hex(address),
         known: true,

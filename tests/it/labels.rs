@@ -766,3 +766,49 @@ fn a_store_without_labels_uses_the_bundled_seeds() {
     // Nothing was written to the store.
     assert_eq!(count(&db, "SELECT COUNT(*) FROM labels"), 0);
 }
+
+#[test]
+fn each_file_is_one_transaction() {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("l.db");
+    // A good file, then a bad one whose first tag is good: the first file is kept
+    // whole, nothing of the second (its good first tag included) is stored.
+    let err = import_fails(
+        &db,
+        &[
+            p(&tagpack("ronin_bridge.yaml")),
+            p(&corpus("bad_non_evm_address.yaml")),
+        ],
+    );
+    assert!(err.contains("ronin_bridge.yaml: 6 labels"), "{err}");
+    assert!(err.contains("bad_non_evm_address.yaml:tags[1]"), "{err}");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM labels"), 6);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM labels WHERE list <> 'graphsense-ronin_bridge'"
+        ),
+        0
+    );
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM sources"), 1);
+    // Importing the same file again changes nothing.
+    let err = import(&db, &[p(&tagpack("ronin_bridge.yaml"))]);
+    assert!(err.contains("already imported; nothing changed"), "{err}");
+    // Two versions of one list give one `labels` entry and two label sources.
+    import(&db, &[p(&ofac_2025())]);
+    import(&db, &[p(&ofac_2026())]);
+    let c = check_json(&db, RONIN_EXPLOITER);
+    assert_eq!(
+        c["labels"],
+        serde_json::json!(["hack:graphsense-ronin_bridge", "sanctioned:ofac-sdn"])
+    );
+    assert_eq!(c["label_sources"].as_array().unwrap().len(), 3);
+    assert_eq!(c["downstream"]["seed_category"], "sanctioned");
+    let versions: Vec<&str> = c["downstream"]["seed_sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["2022-04-05", "2025-02-26", "2026-08-20"]);
+}
