@@ -88,6 +88,10 @@ pub enum LabelFormat {
     EtherscanJson,
     /// tutela `known_addresses.csv`.
     Tutela,
+    /// Etherscan label CSV: a per-label scrape (`,Address,Name Tag,...`; the label
+    /// is the file's name, e.g. `binance.csv`) or a table with a `family` column
+    /// holding the label (`etherscan_tags.csv`).
+    EtherscanCsv,
 }
 
 impl LabelFormat {
@@ -103,6 +107,7 @@ impl LabelFormat {
             LabelFormat::Tagpack => "graphsense-tagpack",
             LabelFormat::EtherscanJson => "etherscan-labels-json",
             LabelFormat::Tutela => "tutela-known-addresses",
+            LabelFormat::EtherscanCsv => "etherscan-labels-csv",
         }
     }
 }
@@ -185,7 +190,7 @@ pub fn default_list(format: LabelFormat, path: &Path) -> String {
         | LabelFormat::SdnAdvancedXml
         | LabelFormat::SdnCsv => "ofac-sdn".into(),
         LabelFormat::Tagpack => format!("graphsense-{stem}"),
-        LabelFormat::EtherscanJson => "etherscan-labels".into(),
+        LabelFormat::EtherscanJson | LabelFormat::EtherscanCsv => "etherscan-labels".into(),
         LabelFormat::Tutela => "tutela-known-addresses".into(),
         LabelFormat::Csv | LabelFormat::AddressList => stem,
     }
@@ -276,6 +281,8 @@ pub fn detect(path: &Path) -> Result<LabelFormat, LabelFileError> {
                 Ok(LabelFormat::Csv)
             } else if has("address") && has("entity") && has("legitimacy") {
                 Ok(LabelFormat::Tutela)
+            } else if has("address") && (has("name tag") || has("family")) {
+                Ok(LabelFormat::EtherscanCsv)
             } else if has("address") {
                 Ok(LabelFormat::AddressList)
             } else if name == "sdn.csv"
@@ -330,6 +337,7 @@ pub fn read(
         LabelFormat::Tagpack => read_tagpack(path, &read_text(path)?, options, &mut out)?,
         LabelFormat::EtherscanJson => read_etherscan_json(path, &read_text(path)?, &mut out)?,
         LabelFormat::Tutela => read_tutela(path, &mut out)?,
+        LabelFormat::EtherscanCsv => read_etherscan_csv(path, &mut out)?,
     }
     for l in &mut out.labels {
         if l.since_block.is_none() {
@@ -1238,6 +1246,70 @@ fn read_etherscan_json(path: &Path, text: &str, out: &mut LabelRead) -> Result<(
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// Etherscan label CSV: `Address` and `Name Tag` with the label slug taken from the
+/// file's name (brianleect's `accounts/binance.csv`), or `address,name,family` with
+/// the slug in `family` (Raphtory's `etherscan_tags.csv`).
+fn read_etherscan_csv(path: &Path, out: &mut LabelRead) -> Result<(), LabelFileError> {
+    let text = read_text(path)?;
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| ImportError::Csv {
+            path: path.to_path_buf(),
+            line: 1,
+            problem: e.to_string(),
+        })?
+        .clone();
+    let col = |n: &str| {
+        headers
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(n))
+    };
+    let Some(address) = col("address") else {
+        return Err(LabelFileError::Shape {
+            path: path.to_path_buf(),
+            detail: "no `address` column".into(),
+        });
+    };
+    let name = col("name tag").or_else(|| col("name"));
+    let family = col("family");
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for record in reader.records() {
+        let record = record.map_err(|e| ImportError::Csv {
+            path: path.to_path_buf(),
+            line: e.position().map(|p| p.line()).unwrap_or(0),
+            problem: e.to_string(),
+        })?;
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let get = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").trim();
+        let a = parse_address(&get(Some(address)).to_ascii_lowercase()).map_err(|e| {
+            LabelFileError::Entry {
+                path: path.to_path_buf(),
+                at: line.to_string(),
+                field: "address".into(),
+                problem: e.0,
+            }
+        })?;
+        let slug = match family {
+            Some(_) => get(family).to_string(),
+            None => stem.clone(),
+        };
+        let n = get(name);
+        out.push(
+            a,
+            taxonomy::etherscan_label(&slug),
+            Some(slug),
+            (!n.is_empty()).then(|| n.to_string()),
+            None,
+            None,
+        );
     }
     Ok(())
 }

@@ -812,3 +812,43 @@ fn each_file_is_one_transaction() {
         .collect();
     assert_eq!(versions, ["2022-04-05", "2025-02-26", "2026-08-20"]);
 }
+
+#[test]
+fn etherscan_label_csvs() {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("l.db");
+    // brianleect's per-label scrapes: the label is the file's name.
+    let accounts = shared_data().join("etherscan-labels-brianleect/accounts");
+    let err = import(&db, &[p(&accounts.join("binance.csv"))]);
+    assert!(err.contains("57 labels as etherscan-labels-csv"), "{err}");
+    let err = import(&db, &[p(&accounts.join("ofac-sanctions-lists.csv"))]);
+    assert!(err.contains("72 labels as etherscan-labels-csv"), "{err}");
+    let by = |c: &str| {
+        count(
+            &db,
+            &format!("SELECT COUNT(*) FROM labels WHERE category = '{c}'"),
+        )
+    };
+    assert_eq!((by("exchange"), by("sanctioned")), (57, 72));
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM labels WHERE tag = 'binance' AND name = 'Binance'"
+        ),
+        1
+    );
+    // Raphtory's etherscan_tags.csv: the label in `family`. Distinct addresses per
+    // mapped category (Python, addresses trimmed: some have a leading space).
+    let db = dir.path().join("r.db");
+    import(
+        &db,
+        &[p(&shared_data().join("raphtory-data/etherscan_tags.csv"))],
+    );
+    let by = |c: &str| {
+        count(
+            &db,
+            &format!("SELECT COUNT(*) FROM labels WHERE category = '{c}'"),
+        )
+    };
+    assert_eq!((by("phishing"), by("mixer"), by("hack")), (4903, 45, 851));
+}
