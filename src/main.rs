@@ -605,6 +605,6 @@ fn run_bench(args: BenchArgs) -> Result<()> {
             t.elapsed().as_secs_f64()
         )?;
     }
-    bench::run_graph(params, args.max_hops, &mut out)?;
+    bench::run_graph(params, args.max_hops, true, &mut out)?;
     Ok(())
 }
