@@ -104,8 +104,12 @@ pub fn run_graph(
     params: Synthetic,
     max_hops: u32,
     peers: bool,
+    figures: &mut Figures,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
+    figures.set("transfers", params.transfers as f64);
+    figures.set("addresses", params.addresses as f64);
+    figures.set("seeds", params.seeds as f64);
     let rss0 = resident_bytes().unwrap_or(0);
     let t = Instant::now();
     let edges = params.edges();
@@ -125,6 +129,9 @@ pub fn run_graph(
     drop(edges);
     let rss_graph = resident_bytes().unwrap_or(0).saturating_sub(rss0);
     let per = |b: u64| b as f64 / params.transfers as f64;
+    figures.set("graph_build_s", build.as_secs_f64());
+    figures.set("graph_bytes_per_transfer", per(graph.heap_bytes() as u64));
+    figures.set("graph_rss_bytes_per_transfer", per(rss_graph));
     writeln!(
         out,
         "graph built in {:.2?}: {} bytes held ({:.1} B/transfer), RSS +{} MiB ({:.1} B/transfer)",
@@ -151,6 +158,10 @@ pub fn run_graph(
             let reach = hops(&graph, direction, &starts, &expandable, max_hops);
             reach.reached_count()
         });
+        figures.set(
+            &format!("temporal_{}_s", direction.as_str()),
+            time.as_secs_f64(),
+        );
         writeln!(
             out,
             "temporal hops {:<10} {} seeds, max {} hops: {:>8.3} s, {} addresses reached",
@@ -177,6 +188,10 @@ pub fn run_graph(
                 })
                 .collect();
         }
+        figures.set(
+            &format!("untimed_{}_s", direction.as_str()),
+            time.as_secs_f64(),
+        );
         writeln!(
             out,
             "untimed hops  {:<10} {} seeds, max {} hops: {:>8.3} s, {} addresses reached",
@@ -188,6 +203,7 @@ pub fn run_graph(
         )?;
     }
     let rss_peak = resident_bytes().unwrap_or(0).saturating_sub(rss0);
+    figures.set("search_rss_bytes_per_transfer", per(rss_peak));
     writeln!(
         out,
         "RSS after searches +{} MiB ({:.1} B/transfer)",
@@ -197,7 +213,14 @@ pub fn run_graph(
     if peers {
         drop(graph);
         // The generator is deterministic: the same edges again.
-        petgraph_peers(params, &params.edges(), &untimed_down, max_hops, out)?;
+        petgraph_peers(
+            params,
+            &params.edges(),
+            &untimed_down,
+            max_hops,
+            figures,
+            out,
+        )?;
     }
     Ok(())
 }
@@ -209,6 +232,7 @@ fn petgraph_peers(
     edges: &[(u32, u32, u32)],
     want: &[Option<u32>],
     max_hops: u32,
+    figures: &mut Figures,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     use petgraph::visit::{Bfs, IntoNeighbors};
@@ -263,6 +287,7 @@ fn petgraph_peers(
     }
     let time = t.elapsed();
     check("petgraph::Graph", &dist)?;
+    figures.set("petgraph_graph_bfs_s", time.as_secs_f64());
     writeln!(
         out,
         "petgraph::Graph BFS downstream (untimed, same answer): {:>8.3} s (build {:.1} s)",
@@ -295,6 +320,7 @@ fn petgraph_peers(
     }
     let time = t.elapsed();
     check("petgraph::csr::Csr", &dist)?;
+    figures.set("petgraph_csr_bfs_s", time.as_secs_f64());
     writeln!(
         out,
         "petgraph::csr::Csr BFS downstream (untimed, same answer): {:>8.3} s (build {:.1} s)",
@@ -302,6 +328,94 @@ fn petgraph_peers(
         build.as_secs_f64()
     )?;
     Ok(())
+}
+
+/// Named figures of one benchmark run, written as JSON.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Figures(std::collections::BTreeMap<String, f64>);
+
+impl Figures {
+    /// Records a figure.
+    pub fn set(&mut self, name: &str, value: f64) {
+        self.0.insert(name.to_string(), value);
+    }
+
+    /// A recorded figure.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.0.get(name).copied()
+    }
+}
+
+/// Writes what the Python peers (networkx, igraph) need to compute the same
+/// untimed downstream hops, and hoptrace's own answer and time on that graph:
+/// `edges.csv` (`from,to`), `seeds.csv` (`node`), `hoptrace_hops.csv`
+/// (`node,hops`, reached nodes only), in synthetic ids.
+pub fn export_for_peers(
+    params: Synthetic,
+    max_hops: u32,
+    dir: &Path,
+    figures: &mut Figures,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let edges = params.edges();
+    let mut w = std::io::BufWriter::new(std::fs::File::create(dir.join("edges.csv"))?);
+    writeln!(w, "from,to")?;
+    for &(f, t, _) in &edges {
+        writeln!(w, "{f},{t}")?;
+    }
+    w.flush()?;
+    let mut seeds: Vec<u32> = params.starts().iter().map(|s| s.node).collect();
+    seeds.sort_unstable();
+    seeds.dedup();
+    let mut w = std::io::BufWriter::new(std::fs::File::create(dir.join("seeds.csv"))?);
+    writeln!(w, "node")?;
+    for s in &seeds {
+        writeln!(w, "{s}")?;
+    }
+    w.flush()?;
+    let addresses: Vec<Address> = (0..params.addresses as u32)
+        .map(synthetic_address)
+        .collect();
+    let graph = Graph::from_edges(addresses, &edges);
+    let starts: Vec<Start> = seeds
+        .iter()
+        .filter_map(|&s| {
+            graph
+                .node(&synthetic_address(s))
+                .map(|node| Start { node, since: 0 })
+        })
+        .collect();
+    let expandable = vec![true; graph.node_count()];
+    let (time, _) = best_of(3, || {
+        untimed_hops(
+            &graph,
+            Direction::Downstream,
+            &starts,
+            &expandable,
+            max_hops,
+        )
+        .reached_count()
+    });
+    figures.set("peers_edges", edges.len() as f64);
+    figures.set("peers_hoptrace_untimed_s", time.as_secs_f64());
+    let reach = untimed_hops(
+        &graph,
+        Direction::Downstream,
+        &starts,
+        &expandable,
+        max_hops,
+    );
+    let mut w = std::io::BufWriter::new(std::fs::File::create(dir.join("hoptrace_hops.csv"))?);
+    writeln!(w, "node,hops")?;
+    for i in 0..params.addresses as u32 {
+        if let Some(h) = graph
+            .node(&synthetic_address(i))
+            .and_then(|n| reach.hops(n))
+        {
+            writeln!(w, "{i},{h}")?;
+        }
+    }
+    w.flush()
 }
 
 /// Writes the synthetic transfers as canonical CSV to `path`, in block order.
