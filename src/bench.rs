@@ -130,6 +130,27 @@ pub fn run_graph(
     let rss_graph = resident_bytes().unwrap_or(0).saturating_sub(rss0);
     let per = |b: u64| b as f64 / params.transfers as f64;
     figures.set("graph_build_s", build.as_secs_f64());
+    let graph = {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("bench.graph");
+        let t = Instant::now();
+        graph.write_snapshot(&path, "bench")?;
+        let write = t.elapsed();
+        drop(graph);
+        let t = Instant::now();
+        let graph = Graph::read_snapshot(&path, "bench")?
+            .ok_or_else(|| std::io::Error::other("snapshot just written was not read back"))?;
+        let read = t.elapsed();
+        figures.set("snapshot_write_s", write.as_secs_f64());
+        figures.set("snapshot_load_s", read.as_secs_f64());
+        writeln!(
+            out,
+            "graph snapshot: written in {:.2} s, loaded in {:.2} s",
+            write.as_secs_f64(),
+            read.as_secs_f64()
+        )?;
+        graph
+    };
     figures.set("graph_bytes_per_transfer", per(graph.heap_bytes() as u64));
     figures.set("graph_rss_bytes_per_transfer", per(rss_graph));
     writeln!(

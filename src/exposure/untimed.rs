@@ -76,6 +76,7 @@ pub fn untimed_hops(
             bottom_up = false;
         }
         let mut next: Vec<u32> = Vec::new();
+        let level_start = std::time::Instant::now();
         if bottom_up {
             for &u in &frontier {
                 in_frontier[u as usize / 64] |= 1 << (u % 64);
@@ -149,6 +150,7 @@ pub fn untimed_hops(
         for &v in &next {
             unexplored_edges = unexplored_edges.saturating_sub(forward.degree(v) as u64);
         }
+        tracing::debug!(target: "exposure::untimed", level, bottom_up, frontier = frontier.len(), found = next.len(), elapsed = ?level_start.elapsed(), "level");
         next.retain(|&v| expandable[v as usize] || is_seed[v as usize]);
         next.sort_unstable();
         frontier = next;

@@ -6,3 +6,4 @@ mod cli;
 mod common;
 mod properties;
 mod real_cases;
+mod snapshot;
