@@ -75,13 +75,39 @@ pub struct Analysis {
     pub upstream: Option<Reach>,
 }
 
-/// Loads the graph and labels from the store.
+/// Loads the graph and labels from the store. The graph comes from the snapshot
+/// beside the database (`DB.graph`) when it matches the store; otherwise it is
+/// rebuilt and the snapshot rewritten. A snapshot that cannot be read or written
+/// is reported and bypassed, never fatal.
 pub fn load(store: &Store) -> Result<(Graph, Vec<Label>), StoreError> {
+    let snapshot = store.path().map(|p| {
+        let mut name = p.into_os_string();
+        name.push(".graph");
+        std::path::PathBuf::from(name)
+    });
+    let fingerprint = store.graph_fingerprint()?;
+    if let Some(path) = &snapshot {
+        match Graph::read_snapshot(path, &fingerprint) {
+            Ok(Some(graph)) => {
+                tracing::info!(path = %path.display(), "graph from snapshot");
+                return Ok((graph, store.labels()?));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "ignoring unreadable graph snapshot")
+            }
+        }
+    }
     let addresses = store.addresses()?;
     let mut edges: Vec<(u32, u32, u32)> = Vec::new();
     store.for_each_edge(|from, to, block| edges.push((from, to, block)))?;
     let graph = Graph::from_edges(addresses, &edges);
     drop(edges);
+    if let Some(path) = &snapshot
+        && let Err(e) = graph.write_snapshot(path, &fingerprint)
+    {
+        tracing::warn!(path = %path.display(), error = %e, "cannot write graph snapshot");
+    }
     Ok((graph, store.labels()?))
 }
 

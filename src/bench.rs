@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use alloy_primitives::Address;
 
-use crate::exposure::{Start, hops};
+use crate::exposure::{Start, hops, untimed_hops};
 use crate::graph::{Direction, Graph};
 
 /// Parameters of a synthetic graph.
@@ -97,8 +97,19 @@ fn best_of(runs: usize, mut f: impl FnMut() -> usize) -> (Duration, usize) {
     (best, result)
 }
 
-/// Runs the graph benchmark and writes a report to `out`.
-pub fn run_graph(params: Synthetic, max_hops: u32, out: &mut dyn Write) -> std::io::Result<()> {
+/// Runs the graph benchmark and writes a report to `out`. With `peers`, the same
+/// untimed hops are also computed by petgraph's `Graph` and `Csr` BFS, checked
+/// equal, and timed.
+pub fn run_graph(
+    params: Synthetic,
+    max_hops: u32,
+    peers: bool,
+    figures: &mut Figures,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    figures.set("transfers", params.transfers as f64);
+    figures.set("addresses", params.addresses as f64);
+    figures.set("seeds", params.seeds as f64);
     let rss0 = resident_bytes().unwrap_or(0);
     let t = Instant::now();
     let edges = params.edges();
@@ -118,6 +129,30 @@ pub fn run_graph(params: Synthetic, max_hops: u32, out: &mut dyn Write) -> std::
     drop(edges);
     let rss_graph = resident_bytes().unwrap_or(0).saturating_sub(rss0);
     let per = |b: u64| b as f64 / params.transfers as f64;
+    figures.set("graph_build_s", build.as_secs_f64());
+    let graph = {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("bench.graph");
+        let t = Instant::now();
+        graph.write_snapshot(&path, "bench")?;
+        let write = t.elapsed();
+        drop(graph);
+        let t = Instant::now();
+        let graph = Graph::read_snapshot(&path, "bench")?
+            .ok_or_else(|| std::io::Error::other("snapshot just written was not read back"))?;
+        let read = t.elapsed();
+        figures.set("snapshot_write_s", write.as_secs_f64());
+        figures.set("snapshot_load_s", read.as_secs_f64());
+        writeln!(
+            out,
+            "graph snapshot: written in {:.2} s, loaded in {:.2} s",
+            write.as_secs_f64(),
+            read.as_secs_f64()
+        )?;
+        graph
+    };
+    figures.set("graph_bytes_per_transfer", per(graph.heap_bytes() as u64));
+    figures.set("graph_rss_bytes_per_transfer", per(rss_graph));
     writeln!(
         out,
         "graph built in {:.2?}: {} bytes held ({:.1} B/transfer), RSS +{} MiB ({:.1} B/transfer)",
@@ -127,13 +162,27 @@ pub fn run_graph(params: Synthetic, max_hops: u32, out: &mut dyn Write) -> std::
         rss_graph >> 20,
         per(rss_graph)
     )?;
-    let starts = params.starts();
+    // Seeds are drawn among synthetic ids; the graph numbers nodes its own way.
+    let starts: Vec<Start> = params
+        .starts()
+        .into_iter()
+        .filter_map(|s| {
+            graph.node(&synthetic_address(s.node)).map(|node| Start {
+                node,
+                since: s.since,
+            })
+        })
+        .collect();
     let expandable = vec![true; graph.node_count()];
     for direction in [Direction::Downstream, Direction::Upstream] {
         let (time, reached) = best_of(3, || {
             let reach = hops(&graph, direction, &starts, &expandable, max_hops);
             reach.reached_count()
         });
+        figures.set(
+            &format!("temporal_{}_s", direction.as_str()),
+            time.as_secs_f64(),
+        );
         writeln!(
             out,
             "temporal hops {:<10} {} seeds, max {} hops: {:>8.3} s, {} addresses reached",
@@ -144,14 +193,250 @@ pub fn run_graph(params: Synthetic, max_hops: u32, out: &mut dyn Write) -> std::
             reached
         )?;
     }
+    let mut untimed_down = Vec::new();
+    for direction in [Direction::Downstream, Direction::Upstream] {
+        let (time, reached) = best_of(3, || {
+            let reach = untimed_hops(&graph, direction, &starts, &expandable, max_hops);
+            reach.reached_count()
+        });
+        if direction == Direction::Downstream {
+            let reach = untimed_hops(&graph, direction, &starts, &expandable, max_hops);
+            untimed_down = (0..params.addresses as u32)
+                .map(|i| {
+                    graph
+                        .node(&synthetic_address(i))
+                        .and_then(|n| reach.hops(n))
+                })
+                .collect();
+        }
+        figures.set(
+            &format!("untimed_{}_s", direction.as_str()),
+            time.as_secs_f64(),
+        );
+        writeln!(
+            out,
+            "untimed hops  {:<10} {} seeds, max {} hops: {:>8.3} s, {} addresses reached",
+            direction.as_str(),
+            starts.len(),
+            max_hops,
+            time.as_secs_f64(),
+            reached
+        )?;
+    }
     let rss_peak = resident_bytes().unwrap_or(0).saturating_sub(rss0);
+    figures.set("search_rss_bytes_per_transfer", per(rss_peak));
     writeln!(
         out,
         "RSS after searches +{} MiB ({:.1} B/transfer)",
         rss_peak >> 20,
         per(rss_peak)
     )?;
+    if peers {
+        drop(graph);
+        // The generator is deterministic: the same edges again.
+        petgraph_peers(
+            params,
+            &params.edges(),
+            &untimed_down,
+            max_hops,
+            figures,
+            out,
+        )?;
+    }
     Ok(())
+}
+
+/// Untimed downstream hops with petgraph, from a virtual source joined to every
+/// seed; checks the answers equal `want` (per synthetic address) and prints times.
+fn petgraph_peers(
+    params: Synthetic,
+    edges: &[(u32, u32, u32)],
+    want: &[Option<u32>],
+    max_hops: u32,
+    figures: &mut Figures,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    use petgraph::visit::{Bfs, IntoNeighbors};
+    let n = params.addresses;
+    let source = n as u32;
+    let mut seeds: Vec<u32> = params.starts().iter().map(|s| s.node).collect();
+    seeds.sort_unstable();
+    seeds.dedup();
+    // petgraph's `Bfs` gives the visiting order, not distances: each visited node
+    // sets the distance of its unvisited neighbours (a second pass over its edges).
+    let fresh = || {
+        let mut dist = vec![u32::MAX; n + 1];
+        dist[source as usize] = 0;
+        dist
+    };
+    let check = |name: &str, dist: &[u32]| -> std::io::Result<()> {
+        let got: Vec<Option<u32>> = dist[..n]
+            .iter()
+            .map(|&d| (d != u32::MAX).then(|| d - 1).filter(|&h| h <= max_hops))
+            .collect();
+        if got != want {
+            return Err(std::io::Error::other(format!(
+                "{name} disagrees with hoptrace's untimed hops"
+            )));
+        }
+        Ok(())
+    };
+
+    let t = Instant::now();
+    let mut g: petgraph::graph::DiGraph<(), (), u32> =
+        petgraph::graph::DiGraph::with_capacity(n + 1, edges.len() + seeds.len());
+    for _ in 0..=n {
+        g.add_node(());
+    }
+    for &(from, to, _) in edges {
+        g.add_edge(from.into(), to.into(), ());
+    }
+    for &s in &seeds {
+        g.add_edge(source.into(), s.into(), ());
+    }
+    let build = t.elapsed();
+    let t = Instant::now();
+    let mut bfs = Bfs::new(&g, source.into());
+    let mut dist = fresh();
+    while let Some(x) = bfs.next(&g) {
+        let dx = dist[x.index()];
+        for y in g.neighbors(x) {
+            if dist[y.index()] == u32::MAX {
+                dist[y.index()] = dx + 1;
+            }
+        }
+    }
+    let time = t.elapsed();
+    check("petgraph::Graph", &dist)?;
+    figures.set("petgraph_graph_bfs_s", time.as_secs_f64());
+    writeln!(
+        out,
+        "petgraph::Graph BFS downstream (untimed, same answer): {:>8.3} s (build {:.1} s)",
+        time.as_secs_f64(),
+        build.as_secs_f64()
+    )?;
+    drop(g);
+
+    let t = Instant::now();
+    let mut sorted: Vec<(u32, u32)> = edges.iter().map(|&(f, to, _)| (f, to)).collect();
+    sorted.extend(seeds.iter().map(|&s| (source, s)));
+    sorted.sort_unstable();
+    // `Csr` takes no parallel edges: keep one per pair (BFS does not need more).
+    sorted.dedup();
+    let csr: petgraph::csr::Csr<(), (), petgraph::Directed, u32> =
+        petgraph::csr::Csr::from_sorted_edges(&sorted)
+            .map_err(|_| std::io::Error::other("csr edges not sorted"))?;
+    drop(sorted);
+    let build = t.elapsed();
+    let t = Instant::now();
+    let mut bfs = Bfs::new(&csr, source);
+    let mut dist = fresh();
+    while let Some(x) = bfs.next(&csr) {
+        let dx = dist[x as usize];
+        for y in (&csr).neighbors(x) {
+            if dist[y as usize] == u32::MAX {
+                dist[y as usize] = dx + 1;
+            }
+        }
+    }
+    let time = t.elapsed();
+    check("petgraph::csr::Csr", &dist)?;
+    figures.set("petgraph_csr_bfs_s", time.as_secs_f64());
+    writeln!(
+        out,
+        "petgraph::csr::Csr BFS downstream (untimed, same answer): {:>8.3} s (build {:.1} s)",
+        time.as_secs_f64(),
+        build.as_secs_f64()
+    )?;
+    Ok(())
+}
+
+/// Named figures of one benchmark run, written as JSON.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Figures(std::collections::BTreeMap<String, f64>);
+
+impl Figures {
+    /// Records a figure.
+    pub fn set(&mut self, name: &str, value: f64) {
+        self.0.insert(name.to_string(), value);
+    }
+
+    /// A recorded figure.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.0.get(name).copied()
+    }
+}
+
+/// Writes what the Python peers (networkx, igraph) need to compute the same
+/// untimed downstream hops, and hoptrace's own answer and time on that graph:
+/// `edges.csv` (`from,to`), `seeds.csv` (`node`), `hoptrace_hops.csv`
+/// (`node,hops`, reached nodes only), in synthetic ids.
+pub fn export_for_peers(
+    params: Synthetic,
+    max_hops: u32,
+    dir: &Path,
+    figures: &mut Figures,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let edges = params.edges();
+    let mut w = std::io::BufWriter::new(std::fs::File::create(dir.join("edges.csv"))?);
+    writeln!(w, "from,to")?;
+    for &(f, t, _) in &edges {
+        writeln!(w, "{f},{t}")?;
+    }
+    w.flush()?;
+    let mut seeds: Vec<u32> = params.starts().iter().map(|s| s.node).collect();
+    seeds.sort_unstable();
+    seeds.dedup();
+    let mut w = std::io::BufWriter::new(std::fs::File::create(dir.join("seeds.csv"))?);
+    writeln!(w, "node")?;
+    for s in &seeds {
+        writeln!(w, "{s}")?;
+    }
+    w.flush()?;
+    let addresses: Vec<Address> = (0..params.addresses as u32)
+        .map(synthetic_address)
+        .collect();
+    let graph = Graph::from_edges(addresses, &edges);
+    let starts: Vec<Start> = seeds
+        .iter()
+        .filter_map(|&s| {
+            graph
+                .node(&synthetic_address(s))
+                .map(|node| Start { node, since: 0 })
+        })
+        .collect();
+    let expandable = vec![true; graph.node_count()];
+    let (time, _) = best_of(3, || {
+        untimed_hops(
+            &graph,
+            Direction::Downstream,
+            &starts,
+            &expandable,
+            max_hops,
+        )
+        .reached_count()
+    });
+    figures.set("peers_edges", edges.len() as f64);
+    figures.set("peers_hoptrace_untimed_s", time.as_secs_f64());
+    let reach = untimed_hops(
+        &graph,
+        Direction::Downstream,
+        &starts,
+        &expandable,
+        max_hops,
+    );
+    let mut w = std::io::BufWriter::new(std::fs::File::create(dir.join("hoptrace_hops.csv"))?);
+    writeln!(w, "node,hops")?;
+    for i in 0..params.addresses as u32 {
+        if let Some(h) = graph
+            .node(&synthetic_address(i))
+            .and_then(|n| reach.hops(n))
+        {
+            writeln!(w, "{i},{h}")?;
+        }
+    }
+    w.flush()
 }
 
 /// Writes the synthetic transfers as canonical CSV to `path`, in block order.

@@ -23,6 +23,10 @@
 //! Records are never changed, so the record that first reached a node is the end of
 //! a valid path with exactly `hops` transfers, even if its predecessors improve later.
 
+mod untimed;
+
+pub use untimed::untimed_hops;
+
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::graph::{Adjacency, Direction, Graph, huge_vec, key_of, node_of};

@@ -15,6 +15,8 @@
 //! for the two offset arrays, 20 for its address, 4 for the address index and 4
 //! for the external id.
 
+mod snapshot;
+
 use alloy_primitives::Address;
 
 use crate::transfer::MAX_BLOCK;

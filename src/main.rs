@@ -239,6 +239,19 @@ struct BenchArgs {
     /// Random seed of the generator.
     #[arg(long, default_value_t = 42)]
     rng_seed: u64,
+    /// Also run petgraph's BFS on the same graph (checked equal, timed).
+    #[arg(long)]
+    peers: bool,
+    /// Write the figures as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write a graph of this many transfers (and a tenth as many addresses) with
+    /// hoptrace's untimed hops to DIR for the Python peers (`bench/peers.py`).
+    #[arg(long, value_name = "DIR", requires = "peer_transfers")]
+    export_peers: Option<PathBuf>,
+    /// Size of the exported peer graph.
+    #[arg(long, default_value_t = 1_000_000)]
+    peer_transfers: usize,
 }
 
 fn main() {
@@ -920,6 +933,7 @@ fn run_bench(args: BenchArgs) -> Result<()> {
         bail!("--transfers and --addresses must be positive");
     }
     let mut out = io::stdout();
+    let mut figures = bench::Figures::default();
     if args.import_rows > 0 {
         let dir = tempfile::tempdir()?;
         let csv = dir.path().join("bench.csv");
@@ -933,6 +947,7 @@ fn run_bench(args: BenchArgs) -> Result<()> {
         let mut reader = hoptrace::import::TransferReader::open(&csv)?;
         while reader.next_transfer()?.is_some() {}
         let secs = t.elapsed().as_secs_f64();
+        figures.set("csv_parse_rows_per_s", reader.rows() as f64 / secs);
         writeln!(
             out,
             "CSV parse only: {} rows in {:.2} s = {:.0} rows/s",
@@ -944,6 +959,7 @@ fn run_bench(args: BenchArgs) -> Result<()> {
         let t = Instant::now();
         let summary = store.import_transfers(&csv, |_, _, _| {})?;
         let secs = t.elapsed().as_secs_f64();
+        figures.set("csv_import_transfers_per_s", summary.rows as f64 / secs);
         writeln!(
             out,
             "CSV import: {} rows in {:.2} s = {:.0} transfers/s",
@@ -953,13 +969,40 @@ fn run_bench(args: BenchArgs) -> Result<()> {
         )?;
         let t = Instant::now();
         let (graph, _) = analysis::load(&store)?;
+        figures.set("graph_load_sqlite_s", t.elapsed().as_secs_f64());
         writeln!(
             out,
-            "graph load from SQLite: {} edges in {:.2} s",
+            "graph load from SQLite (and snapshot written): {} edges in {:.2} s",
+            graph.edge_count(),
+            t.elapsed().as_secs_f64()
+        )?;
+        drop(graph);
+        let t = Instant::now();
+        let (graph, _) = analysis::load(&store)?;
+        figures.set("graph_load_snapshot_s", t.elapsed().as_secs_f64());
+        writeln!(
+            out,
+            "graph load from snapshot: {} edges in {:.2} s",
             graph.edge_count(),
             t.elapsed().as_secs_f64()
         )?;
     }
-    bench::run_graph(params, args.max_hops, &mut out)?;
+    if let Some(dir) = &args.export_peers {
+        let peer_params = Synthetic {
+            transfers: args.peer_transfers,
+            addresses: (args.peer_transfers / 10).max(1),
+            ..params
+        };
+        bench::export_for_peers(peer_params, args.max_hops, dir, &mut figures)?;
+        writeln!(out, "peer graph written to {}", dir.display())?;
+    }
+    bench::run_graph(params, args.max_hops, args.peers, &mut figures, &mut out)?;
+    if let Some(path) = &args.json {
+        emit(Some(path), |w| {
+            serde_json::to_writer_pretty(&mut *w, &figures)?;
+            writeln!(w)?;
+            Ok(())
+        })?;
+    }
     Ok(())
 }

@@ -826,6 +826,27 @@ impl Store {
             })?
             .map(|b| b as u32))
     }
+
+    /// The database file, if the store is a file.
+    pub fn path(&self) -> Option<PathBuf> {
+        self.conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+    }
+
+    /// A value that changes whenever the graph built from the store would: every
+    /// transfer import that stores anything adds a source, and every new address
+    /// takes the next id.
+    pub fn graph_fingerprint(&self) -> Result<String, StoreError> {
+        let (source, address): (i64, i64) = self.conn.query_row(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM sources WHERE kind = 'transfers'),
+                    (SELECT COALESCE(MAX(id), 0) FROM addresses)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(format!("transfer-source {source}, address {address}"))
+    }
 }
 
 #[cfg(test)]

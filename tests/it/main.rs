@@ -7,3 +7,4 @@ mod common;
 mod labels;
 mod properties;
 mod real_cases;
+mod snapshot;

@@ -256,3 +256,112 @@ fn large_graph_is_the_same_on_any_number_of_threads() {
         assert_eq!(one.record_count(), two.record_count());
     }
 }
+
+/// Untimed hops by petgraph: a BFS from a virtual source joined to every seed, on
+/// the graph without the out-edges (in the searched direction) of services that
+/// are not seeds.
+fn petgraph_untimed(c: &Case, d: Direction) -> Vec<Option<u32>> {
+    use petgraph::graph::{DiGraph, NodeIndex};
+    use petgraph::visit::Bfs;
+    let is_seed = |v: u32| c.starts.iter().any(|s| s.node == v);
+    let mut g: DiGraph<(), ()> = DiGraph::new();
+    let nodes: Vec<NodeIndex> = (0..c.nodes).map(|_| g.add_node(())).collect();
+    let source = g.add_node(());
+    for &(from, to, _) in &c.edges {
+        let (u, v) = match d {
+            Direction::Downstream => (from, to),
+            Direction::Upstream => (to, from),
+        };
+        if c.services[u as usize] && !is_seed(u) {
+            continue;
+        }
+        g.add_edge(nodes[u as usize], nodes[v as usize], ());
+    }
+    for s in &c.starts {
+        g.add_edge(source, nodes[s.node as usize], ());
+    }
+    let mut dist: Vec<Option<u32>> = vec![None; c.nodes + 1];
+    dist[source.index()] = Some(0);
+    let mut bfs = Bfs::new(&g, source);
+    while let Some(x) = bfs.next(&g) {
+        let dx = dist[x.index()].expect("visited in BFS order");
+        for y in g.neighbors(x) {
+            if dist[y.index()].is_none() {
+                dist[y.index()] = Some(dx + 1);
+            }
+        }
+    }
+    (0..c.nodes)
+        .map(|v| dist[v].map(|h| h - 1).filter(|&h| h <= c.max_hops))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn untimed_equals_petgraph_bfs(c in case()) {
+        let b = Built::new(&c);
+        for d in BOTH {
+            let reach = hoptrace::exposure::untimed_hops(&b.graph, d, &b.starts, &b.expandable, c.max_hops);
+            prop_assert_eq!(b.hops_by_case_id(&reach), petgraph_untimed(&c, d), "direction {:?}", d);
+            // Paths are real transfers chained from (downstream) or to (upstream) a seed.
+            for &v in &b.internal {
+                let Some(h) = reach.hops(v) else { continue };
+                let path = reach.path(v);
+                prop_assert_eq!(path.len() as u32, h);
+                for s in &path {
+                    let (f, t) = (b.graph.external_id(s.from), b.graph.external_id(s.to));
+                    prop_assert!(c.edges.contains(&(f, t, s.block)));
+                }
+                for w in path.windows(2) {
+                    prop_assert_eq!(w[0].to, w[1].from);
+                }
+            }
+        }
+    }
+}
+
+/// Untimed reach is a superset of timed reach, with hops no larger.
+#[test]
+fn untimed_bounds_timed_on_a_large_graph() {
+    use hoptrace::bench::Synthetic;
+    use hoptrace::exposure::untimed_hops;
+    let params = Synthetic {
+        transfers: 200_000,
+        addresses: 20_000,
+        seeds: 30,
+        rng_seed: 11,
+    };
+    let edges = params.edges();
+    let addrs: Vec<Address> = (0..params.addresses as u32)
+        .map(hoptrace::bench::synthetic_address)
+        .collect();
+    let graph = Graph::from_edges(addrs.clone(), &edges);
+    let internal: Vec<u32> = addrs.iter().map(|a| graph.node(a).unwrap()).collect();
+    let starts: Vec<Start> = params
+        .starts()
+        .into_iter()
+        .map(|s| Start {
+            node: internal[s.node as usize],
+            since: s.since,
+        })
+        .collect();
+    let expandable = vec![true; params.addresses];
+    for d in BOTH {
+        let timed = hops(&graph, d, &starts, &expandable, 50);
+        let untimed = untimed_hops(&graph, d, &starts, &expandable, 50);
+        let mut strictly_fewer = 0;
+        for v in 0..params.addresses as u32 {
+            if let Some(t) = timed.hops(v) {
+                let u = untimed.hops(v).expect("timed reach implies untimed reach");
+                assert!(u <= t);
+                strictly_fewer += usize::from(u < t);
+            }
+        }
+        assert!(
+            strictly_fewer > 0,
+            "ignoring time should shorten some paths"
+        );
+    }
+}
