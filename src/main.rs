@@ -247,7 +247,7 @@ struct BenchArgs {
     json: Option<PathBuf>,
     /// Write a graph of this many transfers (and a tenth as many addresses) with
     /// hoptrace's untimed hops to DIR for the Python peers (`bench/peers.py`).
-    #[arg(long, value_name = "DIR", requires = "peer_transfers")]
+    #[arg(long, value_name = "DIR")]
     export_peers: Option<PathBuf>,
     /// Size of the exported peer graph.
     #[arg(long, default_value_t = 1_000_000)]
