@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use alloy_primitives::Address;
 
-use crate::exposure::{Reach, Start, hops};
+use crate::exposure::{Reach, Start, hops, untimed_hops};
 use crate::graph::{Direction, Graph};
 use crate::labels::{Category, Label, Seed, partition};
 use crate::store::{Store, StoreError};
@@ -121,6 +121,18 @@ impl Analysis {
         max_hops: u32,
         directions: &[Direction],
     ) -> Analysis {
+        Analysis::with_time(graph, labels, max_hops, directions, true)
+    }
+
+    /// As [`Analysis::new`]; with `timed` false the searches ignore block order and
+    /// `since` (plain BFS, see `exposure::untimed_hops`).
+    pub fn with_time(
+        graph: Graph,
+        labels: Vec<Label>,
+        max_hops: u32,
+        directions: &[Direction],
+        timed: bool,
+    ) -> Analysis {
         let (seed_list, service_list) = partition(&labels);
         let mut seeds = HashMap::new();
         for seed in seed_list {
@@ -153,9 +165,13 @@ impl Analysis {
             .collect();
         starts.sort_unstable_by_key(|s| s.node);
         let run = |d: Direction| {
-            directions
-                .contains(&d)
-                .then(|| hops(&graph, d, &starts, &expandable, max_hops))
+            directions.contains(&d).then(|| {
+                if timed {
+                    hops(&graph, d, &starts, &expandable, max_hops)
+                } else {
+                    untimed_hops(&graph, d, &starts, &expandable, max_hops)
+                }
+            })
         };
         let downstream = run(Direction::Downstream);
         let upstream = run(Direction::Upstream);

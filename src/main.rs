@@ -147,6 +147,10 @@ struct SearchArgs {
     /// Stop after this many hops.
     #[arg(long, default_value_t = DEFAULT_MAX_HOPS, value_parser = clap::value_parser!(u32).range(0..=1000))]
     max_hops: u32,
+    /// Ignore block order and since-blocks: plain BFS hops, as most tools give
+    /// (over-reports; for comparison).
+    #[arg(long)]
+    ignore_time: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -488,7 +492,7 @@ fn open_existing(db: &Path) -> Result<Store> {
     Ok(Store::open(db)?)
 }
 
-fn analyse(store: &Store, max_hops: u32, directions: &[Direction]) -> Result<Analysis> {
+fn analyse(store: &Store, search: SearchArgs, directions: &[Direction]) -> Result<Analysis> {
     let t = Instant::now();
     let (graph, mut labels) = analysis::load(store)?;
     let bundled = labels.is_empty();
@@ -514,7 +518,13 @@ fn analyse(store: &Store, max_hops: u32, directions: &[Direction]) -> Result<Ana
         "graph loaded"
     );
     let t = Instant::now();
-    let a = Analysis::new(graph, labels, max_hops, directions);
+    let a = Analysis::with_time(
+        graph,
+        labels,
+        search.max_hops,
+        directions,
+        !search.ignore_time,
+    );
     tracing::info!(seeds = a.seeds.len(), elapsed = ?t.elapsed(), "hops computed");
     if a.seeds.is_empty() {
         if bundled {
@@ -577,7 +587,7 @@ fn emit(output: Option<&Path>, write: impl FnOnce(&mut dyn Write) -> Result<()>)
 
 fn trace(db: &Path, args: TraceArgs) -> Result<()> {
     let store = open_existing(db)?;
-    let a = analyse(&store, args.search.max_hops, &args.direction.directions())?;
+    let a = analyse(&store, args.search, &args.direction.directions())?;
     let mut evidence = Evidence::new(lookup(&store, &a.graph));
     let findings = report::all_findings(&a, &mut evidence)?;
     emit(args.output.as_deref(), |w| {
@@ -597,7 +607,7 @@ fn check(db: &Path, args: CheckArgs) -> Result<()> {
     let store = open_existing(db)?;
     let a = analyse(
         &store,
-        args.search.max_hops,
+        args.search,
         &[Direction::Downstream, Direction::Upstream],
     )?;
     let mut evidence = Evidence::new(lookup(&store, &a.graph));
@@ -629,7 +639,7 @@ fn score(db: &Path, args: ScoreArgs) -> Result<()> {
     let store = open_existing(db)?;
     let a = analyse(
         &store,
-        args.search.max_hops,
+        args.search,
         &[Direction::Downstream, Direction::Upstream],
     )?;
     let scored: Vec<Vec<String>> = rows
@@ -735,6 +745,7 @@ fn demo() -> Result<()> {
             wallets,
             search: SearchArgs {
                 max_hops: DEFAULT_MAX_HOPS,
+                ignore_time: false,
             },
             format: ScoreFormat::Table,
             output: None,

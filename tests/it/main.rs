@@ -4,6 +4,7 @@
 mod bad_input;
 mod cli;
 mod common;
+mod ignore_time;
 mod labels;
 mod properties;
 mod real_cases;
