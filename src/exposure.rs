@@ -23,8 +23,10 @@
 //! Records are never changed, so the record that first reached a node is the end of
 //! a valid path with exactly `hops` transfers, even if its predecessors improve later.
 
+pub mod haircut;
 mod untimed;
 
+pub use haircut::{Exposure, Flow, Haircut, HaircutResult, haircut};
 pub use untimed::untimed_hops;
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};

@@ -639,6 +639,62 @@ impl Store {
         Ok(n)
     }
 
+    /// Streams every value-moving transfer in chain order (block, then tx hash,
+    /// kind and index: the table's key order, so no sort) as `(block, from, to,
+    /// asset, amount)`; `from`/`to` are indices into [`Store::addresses`] and `asset`
+    /// an index into [`Store::assets`]. Returns how many were streamed.
+    pub fn for_each_transfer(
+        &self,
+        mut transfer: impl FnMut(u32, u32, u32, u32, U256),
+    ) -> Result<u64, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT block, from_id, to_id, asset_id, amount FROM transfers
+             WHERE amount <> ?1 ORDER BY block, tx_hash, kind, idx",
+        )?;
+        let mut rows = stmt.query([&ZERO_AMOUNT[..]])?;
+        let mut n = 0;
+        while let Some(row) = rows.next()? {
+            let block: i64 = row.get(0)?;
+            let from: i64 = row.get(1)?;
+            let to: i64 = row.get(2)?;
+            let asset: i64 = row.get(3)?;
+            let amount = row
+                .get_ref(4)?
+                .as_blob()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            if amount.len() != 32 {
+                return Err(StoreError::Corrupt("bad amount blob".into()));
+            }
+            transfer(
+                block as u32,
+                (from - 1) as u32,
+                (to - 1) as u32,
+                (asset - 1) as u32,
+                U256::from_be_slice(amount),
+            );
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Every asset, by id (index i is asset id i + 1).
+    pub fn assets(&self) -> Result<Vec<Asset>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, asset FROM assets ORDER BY id")?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            let text: String = row.get(1)?;
+            if id != out.len() as i64 + 1 {
+                return Err(StoreError::Corrupt(format!("asset ids not dense at {id}")));
+            }
+            out.push(parse_asset(&text).map_err(|e| StoreError::Corrupt(e.0))?);
+        }
+        Ok(out)
+    }
+
     /// Every label.
     pub fn labels(&self) -> Result<Vec<Label>, StoreError> {
         let mut stmt = self.conn.prepare(

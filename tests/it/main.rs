@@ -4,6 +4,7 @@
 mod bad_input;
 mod cli;
 mod common;
+mod haircut;
 mod ignore_time;
 mod labels;
 mod properties;

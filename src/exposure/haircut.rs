@@ -1,0 +1,563 @@
+//! Exposure by value: the haircut rule, side by side with the hop (poison) view.
+//!
+//! Semantics (DESIGN.md, "Exposure share"). Transfers are processed once, in chain
+//! order (block, then transaction hash, kind and index: the store's key order).
+//! Per asset, every address holds a *balance* and, for each seed, the *fraction* of
+//! that balance that is tainted by the seed. A transfer of `amount` from `s` to `r`:
+//!
+//! - if `s` is a seed and the block is at or after its `since`, all of `amount` is
+//!   tainted by `s`;
+//! - else if `s` is not expandable (a service that is not a seed, as in the hop
+//!   search), nothing it sends is tainted: it co-mingles funds and is reached but not
+//!   expanded;
+//! - else the part of `amount` covered by `s`'s known balance, `known = min(amount,
+//!   balance)`, carries `s`'s fractions; the rest (`amount - known`) is funds of
+//!   unknown origin, which count as **clean** (missing history never taints, and a
+//!   balance never goes negative).
+//!
+//! `s`'s balance drops by `known` and keeps its fractions (a proportional haircut
+//! leaves the mix unchanged); `r`'s balance grows by `amount` and its fractions
+//! become the amount-weighted mean of its old mix and the incoming one. Each
+//! address accumulates, per asset, everything it received and the tainted part of
+//! it, per seed: its *share* is tainted / received, in [0, 1].
+//!
+//! Precision: balances and amounts received are exact `U256` integers in the
+//! asset's smallest unit (wei); fractions and tainted amounts are `f64`. Mixing
+//! computes the weight `amount / (balance + amount)` from the two `U256` values
+//! converted to `f64` (relative error below 2^-52 each), so a share carries a
+//! relative error of about 1e-15 per mixing step it went through; shares and
+//! fractions are clamped to [0, 1] after every step, so rounding can never push
+//! them out of range. Tainted amounts are reported rounded to whole units.
+//!
+//! Cost: O(transfers x seeds in the sender's mix) time; memory O(pairs of
+//! (address, asset) seen x seeds in their mix). Pure and synchronous: the caller
+//! streams transfers in (from the store, or a test's vector) and reads the result.
+
+use alloy_primitives::U256;
+use rustc_hash::FxHashMap;
+
+use crate::exposure::Start;
+
+/// One transfer as the haircut sees it. `from`, `to` and `asset` are dense ids
+/// chosen by the caller (the store's address and asset ids).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flow {
+    /// Block number.
+    pub block: u32,
+    /// Sender.
+    pub from: u32,
+    /// Receiver.
+    pub to: u32,
+    /// Asset id.
+    pub asset: u32,
+    /// Amount in the asset's smallest unit.
+    pub amount: U256,
+}
+
+/// Per seed fractions of a balance, sorted by seed.
+type Mix = Vec<(u32, f64)>;
+
+/// What one address holds of one asset.
+#[derive(Debug, Default)]
+struct Holding {
+    balance: U256,
+    mix: Mix,
+}
+
+/// What one address received of one asset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exposure {
+    /// The asset id.
+    pub asset: u32,
+    /// Everything received, exact.
+    pub received: U256,
+    /// The tainted part of it, per seed, sorted by seed.
+    pub by_seed: Vec<(u32, f64)>,
+}
+
+impl Exposure {
+    /// The tainted amount received, over all seeds.
+    pub fn tainted(&self) -> f64 {
+        let total: f64 = self.by_seed.iter().map(|&(_, t)| t).sum();
+        total.min(f64::from(self.received)).max(0.0)
+    }
+
+    /// The tainted share of what was received, in [0, 1]; 0 when nothing was.
+    pub fn share(&self) -> f64 {
+        let received = f64::from(self.received);
+        if received <= 0.0 {
+            return 0.0;
+        }
+        (self.tainted() / received).clamp(0.0, 1.0)
+    }
+
+    /// The seeds that contributed, most tainted value first (ties by seed id),
+    /// at most `k` of them.
+    pub fn top_seeds(&self, k: usize) -> Vec<(u32, f64)> {
+        let mut seeds: Vec<(u32, f64)> = self
+            .by_seed
+            .iter()
+            .copied()
+            .filter(|&(_, t)| t > 0.0)
+            .collect();
+        seeds.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        seeds.truncate(k);
+        seeds
+    }
+}
+
+/// The haircut computation: feed it transfers in chain order with
+/// [`Haircut::push`], then read the result with [`Haircut::finish`].
+pub struct Haircut<'a> {
+    /// `since` per seed id; `u32::MAX` for an address that is not a seed.
+    since: Vec<u32>,
+    expandable: &'a [bool],
+    holdings: FxHashMap<(u32, u32), Holding>,
+    received: FxHashMap<(u32, u32), Exposure>,
+}
+
+/// Not a seed.
+const NOT_SEED: u32 = u32::MAX;
+
+impl<'a> Haircut<'a> {
+    /// A haircut over `node_count` addresses with `seeds` (their `node` ids in the
+    /// caller's numbering) and `expandable` per address (false for services that
+    /// are not seeds; a seed always passes its taint on).
+    pub fn new(node_count: usize, seeds: &[Start], expandable: &'a [bool]) -> Haircut<'a> {
+        let mut since = vec![NOT_SEED; node_count];
+        for s in seeds {
+            let slot = &mut since[s.node as usize];
+            *slot = (*slot).min(s.since);
+        }
+        Haircut {
+            since,
+            expandable,
+            holdings: FxHashMap::default(),
+            received: FxHashMap::default(),
+        }
+    }
+
+    /// Applies one transfer. Transfers must come in chain order.
+    pub fn push(&mut self, flow: Flow) {
+        if flow.amount.is_zero() {
+            return;
+        }
+        let amount = flow.amount;
+        let amount_f = f64::from(amount);
+        // What the transfer carries: per seed, the tainted fraction of `amount`.
+        let carried: Mix = {
+            let sender = self.holdings.entry((flow.from, flow.asset)).or_default();
+            let known = amount.min(sender.balance);
+            let seed_since = self.since[flow.from as usize];
+            let carried = if seed_since != NOT_SEED && flow.block >= seed_since {
+                vec![(flow.from, 1.0)]
+            } else if !self.expandable[flow.from as usize] || known.is_zero() {
+                Vec::new()
+            } else {
+                let covered = f64::from(known) / amount_f;
+                sender
+                    .mix
+                    .iter()
+                    .map(|&(s, f)| (s, (f * covered).clamp(0.0, 1.0)))
+                    .filter(|&(_, f)| f > 0.0)
+                    .collect()
+            };
+            sender.balance -= known;
+            if sender.balance.is_zero() {
+                sender.mix.clear();
+            }
+            carried
+        };
+        let got = self
+            .received
+            .entry((flow.to, flow.asset))
+            .or_insert_with(|| Exposure {
+                asset: flow.asset,
+                received: U256::ZERO,
+                by_seed: Vec::new(),
+            });
+        got.received = got.received.saturating_add(amount);
+        let tainted: Mix = carried.iter().map(|&(s, f)| (s, f * amount_f)).collect();
+        got.by_seed = merge(&got.by_seed, 1.0, &tainted, 1.0);
+        let receiver = self.holdings.entry((flow.to, flow.asset)).or_default();
+        let total = receiver.balance.saturating_add(amount);
+        let weight = (amount_f / f64::from(total)).clamp(0.0, 1.0);
+        receiver.mix = merge(&receiver.mix, 1.0 - weight, &carried, weight);
+        normalise(&mut receiver.mix);
+        receiver.balance = total;
+    }
+
+    /// The exposures: per address, per asset (sorted by asset), what it received.
+    pub fn finish(self) -> HaircutResult {
+        let mut by_node: FxHashMap<u32, Vec<Exposure>> = FxHashMap::default();
+        for ((node, _), exposure) in self.received {
+            by_node.entry(node).or_default().push(exposure);
+        }
+        for list in by_node.values_mut() {
+            list.sort_by_key(|e| e.asset);
+        }
+        HaircutResult { by_node }
+    }
+}
+
+/// `a * wa + b * wb`, seed by seed, over two lists sorted by seed.
+fn merge(a: &[(u32, f64)], wa: f64, b: &[(u32, f64)], wb: f64) -> Mix {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let next = match (a.get(i), b.get(j)) {
+            (Some(&(sa, fa)), Some(&(sb, fb))) if sa == sb => {
+                i += 1;
+                j += 1;
+                (sa, fa * wa + fb * wb)
+            }
+            (Some(&(sa, fa)), Some(&(sb, _))) if sa < sb => {
+                i += 1;
+                (sa, fa * wa)
+            }
+            (Some(&(sa, fa)), None) => {
+                i += 1;
+                (sa, fa * wa)
+            }
+            (_, Some(&(sb, fb))) => {
+                j += 1;
+                (sb, fb * wb)
+            }
+            (None, None) => break,
+        };
+        if next.1 > 0.0 {
+            out.push(next);
+        }
+    }
+    out
+}
+
+/// Keeps every fraction in [0, 1] and their sum at most 1 (rounding only).
+fn normalise(mix: &mut Mix) {
+    for (_, f) in mix.iter_mut() {
+        *f = f.clamp(0.0, 1.0);
+    }
+    let sum: f64 = mix.iter().map(|&(_, f)| f).sum();
+    if sum > 1.0 {
+        for (_, f) in mix.iter_mut() {
+            *f /= sum;
+        }
+    }
+}
+
+/// The result of a haircut: what every address received, per asset.
+#[derive(Debug, Default)]
+pub struct HaircutResult {
+    by_node: FxHashMap<u32, Vec<Exposure>>,
+}
+
+impl HaircutResult {
+    /// The exposures of `node`, one per asset it received, sorted by asset.
+    pub fn exposures(&self, node: u32) -> &[Exposure] {
+        self.by_node.get(&node).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The exposure of `node` in `asset`, if it received any.
+    pub fn exposure(&self, node: u32, asset: u32) -> Option<&Exposure> {
+        self.exposures(node).iter().find(|e| e.asset == asset)
+    }
+
+    /// The address's share: the largest over its assets (amounts of different
+    /// assets are not comparable without prices, so they are never added), with
+    /// that asset. `None` when it received nothing.
+    pub fn worst(&self, node: u32) -> Option<&Exposure> {
+        self.exposures(node)
+            .iter()
+            .max_by(|a, b| a.share().total_cmp(&b.share()).then(b.asset.cmp(&a.asset)))
+    }
+
+    /// The share of `node` (see [`HaircutResult::worst`]); 0 when it received nothing.
+    pub fn share(&self, node: u32) -> f64 {
+        self.worst(node).map_or(0.0, Exposure::share)
+    }
+
+    /// Every address that received something, sorted.
+    pub fn nodes(&self) -> Vec<u32> {
+        let mut nodes: Vec<u32> = self.by_node.keys().copied().collect();
+        nodes.sort_unstable();
+        nodes
+    }
+}
+
+/// Runs a haircut over `flows` (in chain order) in one call.
+pub fn haircut(
+    node_count: usize,
+    seeds: &[Start],
+    expandable: &[bool],
+    flows: impl IntoIterator<Item = Flow>,
+) -> HaircutResult {
+    let mut h = Haircut::new(node_count, seeds, expandable);
+    for f in flows {
+        h.push(f);
+    }
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ETH: u32 = 0;
+    const USDT: u32 = 1;
+
+    fn eth(n: u64) -> U256 {
+        U256::from(n) * U256::from(10u64).pow(U256::from(18))
+    }
+
+    fn flow(block: u32, from: u32, to: u32, asset: u32, amount: U256) -> Flow {
+        Flow {
+            block,
+            from,
+            to,
+            asset,
+            amount,
+        }
+    }
+
+    fn run(nodes: usize, seeds: &[(u32, u32)], flows: &[Flow]) -> HaircutResult {
+        let starts: Vec<Start> = seeds
+            .iter()
+            .map(|&(node, since)| Start { node, since })
+            .collect();
+        let expandable = vec![true; nodes];
+        haircut(nodes, &starts, &expandable, flows.iter().copied())
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-12 * b.abs().max(1.0)
+    }
+
+    // Address 0 is the seed throughout; 1.. are wallets; 9 is a clean funder.
+
+    #[test]
+    fn split() {
+        // Seed sends 10 to A; A splits 4 to B and 6 to C: both fully tainted.
+        let r = run(
+            10,
+            &[(0, 0)],
+            &[
+                flow(1, 0, 1, ETH, eth(10)),
+                flow(2, 1, 2, ETH, eth(4)),
+                flow(2, 1, 3, ETH, eth(6)),
+            ],
+        );
+        assert_eq!(r.share(1), 1.0);
+        assert_eq!(r.share(2), 1.0);
+        assert_eq!(r.share(3), 1.0);
+        assert!(close(r.exposure(3, ETH).unwrap().tainted(), 6e18));
+    }
+
+    #[test]
+    fn merge_of_tainted_and_clean() {
+        // A gets 10 tainted and 30 clean, then sends 20 to B: B gets 25% tainted.
+        let r = run(
+            10,
+            &[(0, 0)],
+            &[
+                flow(1, 0, 1, ETH, eth(10)),
+                flow(2, 9, 1, ETH, eth(30)),
+                flow(3, 1, 2, ETH, eth(20)),
+            ],
+        );
+        assert!(close(r.share(1), 0.25));
+        assert!(close(r.share(2), 0.25));
+        assert!(close(r.exposure(2, ETH).unwrap().tainted(), 5e18));
+    }
+
+    #[test]
+    fn partial_spend_keeps_the_mix() {
+        // A: 10 tainted + 10 clean; sends 5 to B (50%), then gets 10 clean more
+        // (balance 25, 7.5 tainted), then sends 25 to C: 30% tainted.
+        let r = run(
+            10,
+            &[(0, 0)],
+            &[
+                flow(1, 0, 1, ETH, eth(10)),
+                flow(1, 9, 1, ETH, eth(10)),
+                flow(2, 1, 2, ETH, eth(5)),
+                flow(3, 9, 1, ETH, eth(10)),
+                flow(4, 1, 3, ETH, eth(25)),
+            ],
+        );
+        assert!(close(r.share(2), 0.5));
+        assert!(close(r.share(3), 0.3));
+        assert!(close(r.exposure(3, ETH).unwrap().tainted(), 7.5e18));
+        // A received 30, 10 of it tainted.
+        assert!(close(r.share(1), 1.0 / 3.0));
+    }
+
+    #[test]
+    fn seed_with_since_block() {
+        // The seed is tainted from block 100: what it sent at 50 is clean, at 100 not.
+        let r = run(
+            10,
+            &[(0, 100)],
+            &[flow(50, 0, 1, ETH, eth(10)), flow(100, 0, 2, ETH, eth(10))],
+        );
+        assert_eq!(r.share(1), 0.0);
+        assert_eq!(r.share(2), 1.0);
+        assert_eq!(r.exposure(2, ETH).unwrap().top_seeds(3), vec![(0, 1e19)]);
+    }
+
+    #[test]
+    fn dust_in() {
+        // A holds 100 clean ETH and is dusted with 0.1 ETH by the seed: its share
+        // of tainted input is 0.1 / 100.1, and what it sends on carries as little.
+        let dust = eth(1) / U256::from(10u64);
+        let r = run(
+            10,
+            &[(0, 0)],
+            &[
+                flow(1, 9, 1, ETH, eth(100)),
+                flow(2, 0, 1, ETH, dust),
+                flow(3, 1, 2, ETH, eth(50)),
+            ],
+        );
+        assert!(close(r.share(1), 0.1 / 100.1));
+        assert!(close(r.share(2), 0.1 / 100.1));
+    }
+
+    #[test]
+    fn dust_out() {
+        // A tainted wallet sends 1 wei onward: the dust is as tainted as A's balance,
+        // and A's own share is unchanged by sending.
+        let r = run(
+            10,
+            &[(0, 0)],
+            &[
+                flow(1, 0, 1, ETH, eth(1)),
+                flow(1, 9, 1, ETH, eth(3)),
+                flow(2, 1, 2, ETH, U256::from(1u64)),
+            ],
+        );
+        assert!(close(r.share(1), 0.25));
+        assert!(close(r.share(2), 0.25));
+        assert!(close(r.exposure(2, ETH).unwrap().tainted(), 0.25));
+    }
+
+    #[test]
+    fn erc20_and_eth_mix() {
+        // Assets never mix: tainted USDT does not taint A's ETH. The address's share
+        // is the worst asset's.
+        let usdt = |n: u64| U256::from(n) * U256::from(1_000_000u64);
+        let r = run(
+            10,
+            &[(0, 0)],
+            &[
+                flow(1, 0, 1, USDT, usdt(1000)),
+                flow(1, 9, 1, USDT, usdt(3000)),
+                flow(1, 9, 1, ETH, eth(5)),
+                flow(2, 1, 2, ETH, eth(5)),
+                flow(2, 1, 2, USDT, usdt(2000)),
+            ],
+        );
+        assert_eq!(r.exposure(1, ETH).unwrap().share(), 0.0);
+        assert!(close(r.exposure(1, USDT).unwrap().share(), 0.25));
+        assert_eq!(r.exposure(2, ETH).unwrap().share(), 0.0);
+        assert!(close(r.exposure(2, USDT).unwrap().share(), 0.25));
+        assert!(close(r.share(2), 0.25));
+        assert_eq!(r.worst(2).unwrap().asset, USDT);
+    }
+
+    #[test]
+    fn unknown_origin_is_clean_and_balances_stay_non_negative() {
+        // A received 10 tainted but sends 40 (30 of unknown origin): 25% tainted.
+        // Then A is empty: a further send of 10 is all unknown, so clean.
+        let r = run(
+            10,
+            &[(0, 0)],
+            &[
+                flow(1, 0, 1, ETH, eth(10)),
+                flow(2, 1, 2, ETH, eth(40)),
+                flow(3, 1, 3, ETH, eth(10)),
+            ],
+        );
+        assert!(close(r.share(2), 0.25));
+        assert_eq!(r.share(3), 0.0);
+    }
+
+    #[test]
+    fn two_seeds_are_attributed_separately() {
+        // A gets 10 from seed 0 and 30 from seed 5, sends 8 to B: 2 from 0, 6 from 5.
+        let r = run(
+            10,
+            &[(0, 0), (5, 0)],
+            &[
+                flow(1, 0, 1, ETH, eth(10)),
+                flow(1, 5, 1, ETH, eth(30)),
+                flow(2, 1, 2, ETH, eth(8)),
+            ],
+        );
+        let b = r.exposure(2, ETH).unwrap();
+        assert!(close(b.share(), 1.0));
+        let top = b.top_seeds(2);
+        assert_eq!(top[0].0, 5);
+        assert!(close(top[0].1, 6e18));
+        assert_eq!(top[1].0, 0);
+        assert!(close(top[1].1, 2e18));
+    }
+
+    #[test]
+    fn services_pass_no_taint_on() {
+        let starts = [Start { node: 0, since: 0 }];
+        let mut expandable = vec![true; 4];
+        expandable[1] = false;
+        let r = haircut(
+            4,
+            &starts,
+            &expandable,
+            [flow(1, 0, 1, ETH, eth(10)), flow(2, 1, 2, ETH, eth(10))],
+        );
+        assert_eq!(r.share(1), 1.0);
+        assert_eq!(r.share(2), 0.0);
+    }
+
+    #[test]
+    fn clean_transfer_out_can_raise_what_is_passed_on_later() {
+        // A holds 10 clean, then gets 10 tainted and sends 10 to C: C is 50%
+        // tainted. If A first sends its 10 clean to B, its clean balance is gone
+        // and the same later send to C is 100% tainted.
+        let base = [
+            flow(1, 9, 1, ETH, eth(10)),
+            flow(2, 0, 1, ETH, eth(10)),
+            flow(3, 1, 3, ETH, eth(10)),
+        ];
+        let r = run(10, &[(0, 0)], &base);
+        assert!(close(r.share(3), 0.5));
+        let with_out = [
+            flow(1, 9, 1, ETH, eth(10)),
+            flow(1, 1, 2, ETH, eth(10)),
+            flow(2, 0, 1, ETH, eth(10)),
+            flow(3, 1, 3, ETH, eth(10)),
+        ];
+        let r = run(10, &[(0, 0)], &with_out);
+        assert_eq!(r.share(2), 0.0);
+        assert!(close(r.share(3), 1.0));
+    }
+
+    #[test]
+    fn fresh_clean_input_can_raise_a_later_recipients_share() {
+        // Why the "fresh address" invariant only holds for the receiver itself:
+        // A gets 10 tainted, sends 10 to B, gets 10 clean, sends 10 to C (clean).
+        // A fresh 10 into A before the first send halves B's taint and leaves A
+        // holding 5 tainted, so C's share rises from 0 to 0.25.
+        let base = vec![
+            flow(1, 0, 1, ETH, eth(10)),
+            flow(2, 1, 2, ETH, eth(10)),
+            flow(3, 9, 1, ETH, eth(10)),
+            flow(4, 1, 3, ETH, eth(10)),
+        ];
+        let r = run(10, &[(0, 0)], &base);
+        assert_eq!(r.share(3), 0.0);
+        let mut more = base.clone();
+        more.insert(1, flow(1, 8, 1, ETH, eth(10)));
+        let r = run(10, &[(0, 0)], &more);
+        assert!(close(r.share(2), 0.5));
+        assert!(close(r.share(3), 0.25));
+    }
+}

@@ -1,0 +1,138 @@
+//! Property tests of the haircut (value) exposure against the hop (poison) view, on
+//! random multigraphs with random amounts, assets, seeds, `since` blocks and services.
+
+use alloy_primitives::{Address, U256};
+use proptest::prelude::*;
+
+use hoptrace::exposure::{Flow, HaircutResult, Start, haircut, hops};
+use hoptrace::graph::{Direction, Graph};
+
+#[derive(Debug, Clone)]
+struct Case {
+    nodes: usize,
+    /// (from, to, block, asset, amount), in chain order (sorted by block, stable).
+    transfers: Vec<(u32, u32, u32, u32, u64)>,
+    starts: Vec<Start>,
+    services: Vec<bool>,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (1usize..12, 0u32..10).prop_flat_map(|(nodes, blocks)| {
+        let n = nodes as u32;
+        let amount = prop_oneof![0u64..5, 1u64..1_000, Just(u64::MAX)];
+        let transfer = (0..n, 0..n, 0..=blocks, 0u32..2, amount);
+        let start = (0..n, 0..=blocks + 1).prop_map(|(node, since)| Start { node, since });
+        (
+            Just(nodes),
+            prop::collection::vec(transfer, 0..40),
+            prop::collection::vec(start, 1..4),
+            prop::collection::vec(prop::bool::weighted(0.2), nodes),
+        )
+            .prop_map(|(nodes, mut transfers, starts, services)| {
+                transfers.sort_by_key(|t| t.2);
+                Case {
+                    nodes,
+                    transfers,
+                    starts,
+                    services,
+                }
+            })
+    })
+}
+
+fn expandable(c: &Case) -> Vec<bool> {
+    c.services.iter().map(|s| !s).collect()
+}
+
+fn flows(transfers: &[(u32, u32, u32, u32, u64)]) -> Vec<Flow> {
+    transfers
+        .iter()
+        .map(|&(from, to, block, asset, amount)| Flow {
+            block,
+            from,
+            to,
+            asset,
+            amount: U256::from(amount),
+        })
+        .collect()
+}
+
+fn run(c: &Case, nodes: usize, transfers: &[(u32, u32, u32, u32, u64)]) -> HaircutResult {
+    let mut expand = expandable(c);
+    expand.resize(nodes, true);
+    haircut(nodes, &c.starts, &expand, flows(transfers))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn every_share_is_in_unit_interval(c in case()) {
+        let r = run(&c, c.nodes, &c.transfers);
+        for v in 0..c.nodes as u32 {
+            let share = r.share(v);
+            prop_assert!((0.0..=1.0).contains(&share), "share {} of {}", share, v);
+            for e in r.exposures(v) {
+                prop_assert!((0.0..=1.0).contains(&e.share()));
+                prop_assert!(e.tainted() <= f64::from(e.received));
+            }
+        }
+    }
+
+    #[test]
+    fn positive_haircut_share_is_reached_by_poison(c in case()) {
+        let r = run(&c, c.nodes, &c.transfers);
+        let addrs: Vec<Address> = (0..c.nodes).map(|i| Address::with_last_byte(i as u8)).collect();
+        let edges: Vec<(u32, u32, u32)> = c
+            .transfers
+            .iter()
+            .filter(|t| t.4 > 0)
+            .map(|&(from, to, block, _, _)| (from, to, block))
+            .collect();
+        let graph = Graph::from_edges(addrs.clone(), &edges);
+        let internal: Vec<u32> = addrs.iter().map(|a| graph.node(a).unwrap()).collect();
+        let starts: Vec<Start> = c
+            .starts
+            .iter()
+            .map(|s| Start { node: internal[s.node as usize], since: s.since })
+            .collect();
+        let mut expand = vec![true; c.nodes];
+        for (v, &service) in c.services.iter().enumerate() {
+            expand[internal[v] as usize] = !service;
+        }
+        let reach = hops(&graph, Direction::Downstream, &starts, &expand, u32::MAX - 1);
+        for v in 0..c.nodes as u32 {
+            if r.share(v) > 0.0 {
+                prop_assert!(
+                    reach.hops(internal[v as usize]).is_some(),
+                    "{} has share {} but no hop path", v, r.share(v)
+                );
+            }
+        }
+    }
+
+    /// A transfer from a fresh address (one with no other transfers), coming after
+    /// every other transfer, never raises anyone's share. (Placed earlier it can:
+    /// see the unit test `fresh_clean_input_can_raise_a_later_recipients_share`.)
+    #[test]
+    fn fresh_last_transfer_never_raises_a_share(
+        c in case(),
+        to in 0u32..64,
+        asset in 0u32..2,
+        amount in 1u64..1_000_000,
+    ) {
+        let to = to % c.nodes as u32;
+        let fresh = c.nodes as u32;
+        let last = c.transfers.last().map_or(0, |t| t.2);
+        let before = run(&c, c.nodes + 1, &c.transfers);
+        let mut more = c.transfers.clone();
+        more.push((fresh, to, last, asset, amount));
+        let after = run(&c, c.nodes + 1, &more);
+        for v in 0..=c.nodes as u32 {
+            for e in after.exposures(v) {
+                let old = before.exposure(v, e.asset).map_or(0.0, |x| x.share());
+                prop_assert!(e.share() <= old + 1e-12, "{} rose from {} to {}", v, old, e.share());
+            }
+        }
+    }
+}
