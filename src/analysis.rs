@@ -1,18 +1,22 @@
 //! One analysis: the graph, the seeds and services from the labels, and the hop
 //! search in each direction asked for. Built once, then queried per address.
 //!
-//! The policy of the core is fixed and stated: no dust threshold, no degree
-//! cut-off; services (exchange, bridge, dex, defi) are reached but not expanded
-//! unless they are also seeds; max hops as given.
+//! Everything that can change a result comes from the [`Policy`]: the hop limit,
+//! which categories are services (reached but not expanded unless also seeds), the
+//! degree cut-off of automatic hubs. The haircut (value) exposure is added on
+//! request, over the same seeds, services and hubs, and feeds the score.
 
 use std::collections::HashMap;
 
 use alloy_primitives::Address;
 
-use crate::exposure::{Reach, Start, hops, untimed_hops};
+use crate::exposure::{Flow, Haircut, HaircutResult, Reach, Start, hops, untimed_hops};
 use crate::graph::{Direction, Graph};
 use crate::labels::{Category, Label, Seed, partition};
+use crate::policy::Policy;
+use crate::score::{self, Score};
 use crate::store::{Store, StoreError};
+use crate::transfer::Asset;
 
 /// The default limit on hops.
 pub const DEFAULT_MAX_HOPS: u32 = 6;
@@ -73,6 +77,26 @@ pub struct Analysis {
     pub downstream: Option<Reach>,
     /// The upstream search, when asked for.
     pub upstream: Option<Reach>,
+    /// The policy the analysis runs under.
+    pub policy: Policy,
+    /// Addresses pruned as automatic hubs (degree above `policy.hub_degree`), sorted.
+    pub hubs: Vec<u32>,
+    /// The haircut exposure, once [`Analysis::add_haircut`] ran.
+    pub haircut: Option<HaircutExposure>,
+}
+
+/// The haircut exposure of an analysis, by graph node.
+pub struct HaircutExposure {
+    /// Per node and asset: received, tainted, per seed.
+    pub result: HaircutResult,
+    /// Asset of each asset id.
+    pub assets: Vec<Asset>,
+    /// Per node: it sent something (any asset, any amount > 0).
+    pub sent: Vec<bool>,
+    /// Per node: it received a tainted transfer at or above the dust threshold.
+    pub significant: Vec<bool>,
+    /// The highest block among the transfers.
+    pub block: Option<u32>,
 }
 
 /// Loads the graph and labels from the store. The graph comes from the snapshot
@@ -133,7 +157,31 @@ impl Analysis {
         directions: &[Direction],
         timed: bool,
     ) -> Analysis {
-        let (seed_list, service_list) = partition(&labels);
+        let policy = Policy {
+            max_hops,
+            ..Policy::default()
+        };
+        Analysis::with_policy(graph, labels, policy, directions, timed)
+    }
+
+    /// As [`Analysis::with_time`], under `policy`: its hop limit, its service
+    /// categories and its hub degree cut-off.
+    pub fn with_policy(
+        graph: Graph,
+        labels: Vec<Label>,
+        policy: Policy,
+        directions: &[Direction],
+        timed: bool,
+    ) -> Analysis {
+        let max_hops = policy.max_hops;
+        let (seed_list, _) = partition(&labels);
+        let mut service_list: Vec<Address> = labels
+            .iter()
+            .filter(|l| policy.is_service(l.category))
+            .map(|l| l.address)
+            .collect();
+        service_list.sort_unstable();
+        service_list.dedup();
         let mut seeds = HashMap::new();
         for seed in seed_list {
             if let Some(node) = graph.node(&seed.address) {
@@ -155,6 +203,19 @@ impl Analysis {
                 expandable[node as usize] = false;
                 services.push(node);
             }
+        }
+        let mut hubs = Vec::new();
+        if policy.hub_degree > 0 {
+            for node in 0..graph.node_count() as u32 {
+                if expandable[node as usize]
+                    && !seeds.contains_key(&node)
+                    && graph.degree(node) as u64 > policy.hub_degree
+                {
+                    expandable[node as usize] = false;
+                    hubs.push(node);
+                }
+            }
+            hubs.sort_unstable_by_key(|&n| graph.address(n));
         }
         let mut starts: Vec<Start> = seeds
             .iter()
@@ -183,7 +244,111 @@ impl Analysis {
             max_hops,
             downstream,
             upstream,
+            policy,
+            hubs,
+            haircut: None,
         }
+    }
+
+    /// Whether `node` passes taint on: not a service, not a pruned hub (seeds always).
+    fn expandable(&self) -> Vec<bool> {
+        let mut expandable = vec![true; self.graph.node_count()];
+        for &n in self.services.iter().chain(&self.hubs) {
+            expandable[n as usize] = false;
+        }
+        expandable
+    }
+
+    /// Runs the haircut over the store's transfers in chain order, with the same
+    /// seeds, services and hubs as the hop search (the hop limit does not apply:
+    /// value is followed as far as it goes).
+    pub fn add_haircut(&mut self, store: &Store) -> Result<(), StoreError> {
+        let n = self.graph.node_count();
+        let mut internal = vec![0u32; n];
+        for v in 0..n as u32 {
+            internal[self.graph.external_id(v) as usize] = v;
+        }
+        let mut starts: Vec<Start> = self
+            .seeds
+            .iter()
+            .map(|(&node, s)| Start {
+                node,
+                since: s.since_block,
+            })
+            .collect();
+        starts.sort_unstable_by_key(|s| s.node);
+        let assets = store.assets()?;
+        let dust: Vec<Option<alloy_primitives::U256>> = assets
+            .iter()
+            .map(|a| self.policy.dust_threshold(a))
+            .collect();
+        let expandable = self.expandable();
+        let mut h = Haircut::new(n, &starts, &expandable);
+        let mut sent = vec![false; n];
+        let mut significant = vec![false; n];
+        let mut block = None;
+        store.for_each_transfer(|b, from, to, asset, amount| {
+            let (from, to) = (internal[from as usize], internal[to as usize]);
+            block = Some(b);
+            let tainted = h.push(Flow {
+                block: b,
+                from,
+                to,
+                asset,
+                amount,
+            });
+            sent[from as usize] = true;
+            let is_dust = dust
+                .get(asset as usize)
+                .copied()
+                .flatten()
+                .is_some_and(|d| amount < d);
+            if tainted > 0.0 && !is_dust {
+                significant[to as usize] = true;
+            }
+        })?;
+        self.haircut = Some(HaircutExposure {
+            result: h.finish(),
+            assets,
+            sent,
+            significant,
+            block,
+        });
+        Ok(())
+    }
+
+    /// The score findings of `node`: one per direction it is reached in.
+    pub fn score_findings(&self, node: u32) -> Vec<score::Finding> {
+        let mut out = Vec::new();
+        for d in [Direction::Downstream, Direction::Upstream] {
+            let (Some(hops), Some((_, seed))) = (self.hops(d, node), self.seed_of(d, node)) else {
+                continue;
+            };
+            let (share, dust_only) = match (&self.haircut, d) {
+                (Some(h), Direction::Downstream) => {
+                    let share = h.result.share(node);
+                    let dust_only = hops > 0
+                        && share > 0.0
+                        && !h.significant[node as usize]
+                        && !h.sent[node as usize];
+                    (share, dust_only)
+                }
+                _ => (0.0, false),
+            };
+            out.push(score::Finding {
+                direction: d,
+                category: seed.category,
+                hops,
+                share,
+                dust_only,
+            });
+        }
+        out
+    }
+
+    /// The score of `node` under the analysis's policy.
+    pub fn score(&self, node: u32) -> Score {
+        score::score(&self.policy, &self.score_findings(node))
     }
 
     /// The search in `direction`, if it was run.

@@ -11,6 +11,8 @@ pub mod exposure;
 pub mod graph;
 pub mod import;
 pub mod labels;
+pub mod policy;
 pub mod report;
+pub mod score;
 pub mod store;
 pub mod transfer;

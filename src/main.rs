@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use hoptrace::analysis::{self, Analysis, DEFAULT_MAX_HOPS, RiskLevel};
+use hoptrace::analysis::{self, Analysis, RiskLevel};
 use hoptrace::bench::{self, Synthetic};
 use hoptrace::exposure::Step;
 use hoptrace::graph::{Direction, Graph};
@@ -20,6 +20,7 @@ use hoptrace::import::read_wallets;
 use hoptrace::labels::diff::{self, Change};
 use hoptrace::labels::formats::{self, LabelFormat, ReadOptions};
 use hoptrace::labels::{Category, since};
+use hoptrace::policy::Policy;
 use hoptrace::report::{self, Evidence, Format};
 use hoptrace::store::{Store, StoreError};
 use hoptrace::transfer::{Transfer, parse_address};
@@ -67,6 +68,26 @@ enum Command {
     Labels(LabelsCommand),
     /// Run the synthetic benchmark (see README).
     Bench(BenchArgs),
+    /// The screening policy.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Explain score changes between two `check --format json` reports: for each
+    /// address whose score changed, whether labels, transfers or the policy changed.
+    Diff {
+        /// The older report.
+        old: PathBuf,
+        /// The newer report.
+        new: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PolicyCommand {
+    /// Print the default policy (canonical TOML) and its hash.
+    Show {
+        /// Show this policy file (canonicalised) instead of the defaults.
+        file: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -142,11 +163,14 @@ enum ListFormat {
     Json,
 }
 
-#[derive(Args, Debug, Clone, Copy)]
+#[derive(Args, Debug, Clone)]
 struct SearchArgs {
-    /// Stop after this many hops.
-    #[arg(long, default_value_t = DEFAULT_MAX_HOPS, value_parser = clap::value_parser!(u32).range(0..=1000))]
-    max_hops: u32,
+    /// Stop after this many hops (default: the policy's max_hops, 6 by default).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    max_hops: Option<u32>,
+    /// The screening policy, a TOML file (see `hoptrace policy show`).
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
     /// Ignore block order and since-blocks: plain BFS hops, as most tools give
     /// (over-reports; for comparison).
     #[arg(long)]
@@ -326,6 +350,8 @@ fn run(cli: Cli) -> Result<()> {
             format,
         }) => label_diff(&old, &new, input_format, category, format),
         Command::Bench(args) => run_bench(args),
+        Command::Policy(PolicyCommand::Show { file }) => policy_show(file.as_deref()),
+        Command::Diff { old, new } => score_diff(&old, &new),
     }
 }
 
@@ -517,15 +543,26 @@ fn analyse(store: &Store, search: SearchArgs, directions: &[Direction]) -> Resul
         elapsed = ?t.elapsed(),
         "graph loaded"
     );
+    let mut policy = match &search.policy {
+        Some(path) => Policy::load(path)?,
+        None => Policy::default(),
+    };
+    if let Some(h) = search.max_hops {
+        policy.max_hops = h;
+    }
     let t = Instant::now();
-    let a = Analysis::with_time(
-        graph,
-        labels,
-        search.max_hops,
-        directions,
-        !search.ignore_time,
-    );
+    let mut a = Analysis::with_policy(graph, labels, policy, directions, !search.ignore_time);
     tracing::info!(seeds = a.seeds.len(), elapsed = ?t.elapsed(), "hops computed");
+    let t = Instant::now();
+    a.add_haircut(store)?;
+    tracing::info!(elapsed = ?t.elapsed(), "haircut computed");
+    if !a.hubs.is_empty() {
+        eprintln!(
+            "hoptrace: note: {} address(es) above the policy's hub degree {} are reached but not expanded",
+            a.hubs.len(),
+            a.policy.hub_degree
+        );
+    }
     if a.seeds.is_empty() {
         if bundled {
             eprintln!(
@@ -590,8 +627,9 @@ fn trace(db: &Path, args: TraceArgs) -> Result<()> {
     let a = analyse(&store, args.search, &args.direction.directions())?;
     let mut evidence = Evidence::new(lookup(&store, &a.graph));
     let findings = report::all_findings(&a, &mut evidence)?;
+    let hash = a.policy.hash();
     emit(args.output.as_deref(), |w| {
-        Ok(report::write_findings(&findings, args.format, w)?)
+        Ok(report::write_findings(&findings, args.format, &hash, w)?)
     })
 }
 
@@ -627,11 +665,18 @@ fn check(db: &Path, args: CheckArgs) -> Result<()> {
     })
 }
 
-const SCORE_COLUMNS: [&str; 4] = [
+const SCORE_COLUMNS: [&str; 11] = [
     "downstream_hops",
     "upstream_hops",
     "seed_category",
     "risk_level",
+    "score",
+    "score_level",
+    "downstream_share",
+    "downstream_tainted",
+    "downstream_asset",
+    "policy_hash",
+    "data_block",
 ];
 
 fn score(db: &Path, args: ScoreArgs) -> Result<()> {
@@ -642,6 +687,13 @@ fn score(db: &Path, args: ScoreArgs) -> Result<()> {
         args.search,
         &[Direction::Downstream, Direction::Upstream],
     )?;
+    let hash = a.policy.hash();
+    let data_block = a
+        .haircut
+        .as_ref()
+        .and_then(|h| h.block)
+        .map(|b| b.to_string())
+        .unwrap_or_default();
     let scored: Vec<Vec<String>> = rows
         .into_iter()
         .map(|(mut fields, address)| {
@@ -661,6 +713,29 @@ fn score(db: &Path, args: ScoreArgs) -> Result<()> {
             } else {
                 level.as_str().to_string()
             });
+            let score = node.map(|n| a.score(n));
+            fields.push(score.map_or(0, |s| s.score).to_string());
+            fields.push(score.map_or("none", |s| s.level).to_string());
+            let worst = node.and_then(|n| {
+                a.haircut
+                    .as_ref()
+                    .and_then(|h| h.result.worst(n).map(|e| (e, h)))
+            });
+            let reached = node.is_some_and(|n| a.hops(Direction::Downstream, n).is_some());
+            match worst.filter(|_| reached) {
+                Some((e, h)) => {
+                    fields.push(e.share().to_string());
+                    fields.push(format!("{:.0}", e.tainted().floor()));
+                    fields.push(
+                        h.assets
+                            .get(e.asset as usize)
+                            .map_or_else(String::new, |x| x.to_string()),
+                    );
+                }
+                None => fields.extend([String::new(), String::new(), String::new()]),
+            }
+            fields.push(hash.clone());
+            fields.push(data_block.clone());
             fields
         })
         .collect();
@@ -677,11 +752,14 @@ fn score(db: &Path, args: ScoreArgs) -> Result<()> {
                 out.flush()?;
             }
             ScoreFormat::Table => {
-                let header: Vec<&str> = header.iter().map(String::as_str).collect();
+                // For people: the hop columns only; the score and exposure columns
+                // are in the CSV and in `check`.
+                let shown = header.len() - (SCORE_COLUMNS.len() - 4);
+                let header: Vec<&str> = header[..shown].iter().map(String::as_str).collect();
                 let rows: Vec<Vec<String>> = scored
                     .iter()
                     .map(|r| {
-                        let mut r = r.clone();
+                        let mut r = r[..shown].to_vec();
                         if let Some(last) = r.last_mut()
                             && last.is_empty()
                         {
@@ -744,7 +822,8 @@ fn demo() -> Result<()> {
         ScoreArgs {
             wallets,
             search: SearchArgs {
-                max_hops: DEFAULT_MAX_HOPS,
+                max_hops: None,
+                policy: None,
                 ignore_time: false,
             },
             format: ScoreFormat::Table,
@@ -1014,6 +1093,54 @@ fn run_bench(args: BenchArgs) -> Result<()> {
             writeln!(w)?;
             Ok(())
         })?;
+    }
+    Ok(())
+}
+
+fn policy_show(file: Option<&Path>) -> Result<()> {
+    let policy = match file {
+        Some(path) => Policy::load(path)?,
+        None => Policy::default(),
+    };
+    let mut out = io::stdout().lock();
+    if file.is_none() {
+        writeln!(
+            out,
+            "# hoptrace default policy (see README, \"Policy\"); pass your own with --policy FILE"
+        )?;
+    }
+    writeln!(out, "# sha256 {}", policy.hash())?;
+    write!(out, "{}", policy.canonical())?;
+    Ok(())
+}
+
+fn score_diff(old: &Path, new: &Path) -> Result<()> {
+    let read = |p: &Path| -> Result<Vec<hoptrace::report::Rescreen>> {
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+        serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{}: not a `hoptrace check --format json` report",
+                p.display()
+            )
+        })
+    };
+    let changes = hoptrace::report::explain(&read(old)?, &read(new)?);
+    let mut out = io::stdout().lock();
+    if changes.is_empty() {
+        writeln!(out, "no score changed")?;
+    }
+    for c in &changes {
+        writeln!(
+            out,
+            "{}  {} ({}) -> {} ({})  because: {}",
+            c.address,
+            c.old_score,
+            c.old_level,
+            c.new_score,
+            c.new_level,
+            c.reasons.join("; ")
+        )?;
     }
     Ok(())
 }

@@ -65,8 +65,21 @@ impl From<&Transfer> for PathTransfer {
     }
 }
 
+/// Tainted value one seed (or one category) contributed to an address.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Contribution {
+    /// The seed's address, or the category's name.
+    pub source: String,
+    /// The seed's category (for a category: the same name).
+    pub category: String,
+    /// Tainted amount received from it, base units, rounded to a whole unit.
+    pub tainted: String,
+    /// Its part of everything the address received in that asset, in [0, 1].
+    pub share: f64,
+}
+
 /// One address reached in one direction.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
     /// The reached address.
     pub address: String,
@@ -87,6 +100,88 @@ pub struct Finding {
     pub seed_sources: Vec<SeedSource>,
     /// The evidence, in money-flow order; `hops` transfers long.
     pub path: Vec<PathTransfer>,
+    /// This finding's score under the policy, 0-100.
+    pub score: u32,
+    /// Its level.
+    pub score_level: &'static str,
+    /// Downstream: the haircut share of what the address received in its worst
+    /// asset, in [0, 1]; none upstream or when the haircut was not run.
+    pub share: Option<f64>,
+    /// Downstream: the tainted amount received in that asset, base units.
+    pub tainted: Option<String>,
+    /// Downstream: that asset.
+    pub asset: Option<String>,
+    /// Downstream: its tainted input was dust only and it never sent anything, so
+    /// the finding scores 0 (the dust rule).
+    pub dust_only: bool,
+    /// Downstream: the tainted value of that asset by seed category, largest first.
+    pub by_category: Vec<Contribution>,
+    /// Downstream: the seeds that contributed most, largest first (at most 5).
+    pub top_seeds: Vec<Contribution>,
+}
+
+/// How many contributing seeds a finding lists.
+const TOP_SEEDS: usize = 5;
+
+/// Tainted amounts are printed as whole base units.
+fn units(x: f64) -> String {
+    format!("{:.0}", x.max(0.0).floor())
+}
+
+/// The haircut part of a downstream finding.
+fn haircut_facts(analysis: &Analysis, node: u32, f: &mut Finding) {
+    let Some(h) = &analysis.haircut else {
+        return;
+    };
+    let Some(worst) = h.result.worst(node) else {
+        f.share = Some(0.0);
+        return;
+    };
+    let received = f64::from(worst.received);
+    let part = |t: f64| {
+        if received > 0.0 {
+            (t / received).clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    };
+    f.share = Some(worst.share());
+    f.tainted = Some(units(worst.tainted()));
+    f.asset = h.assets.get(worst.asset as usize).map(|a| a.to_string());
+    let category = |seed: u32| {
+        analysis
+            .seeds
+            .get(&seed)
+            .map_or_else(String::new, |s| s.category.to_string())
+    };
+    let mut by_category: Vec<(String, f64)> = Vec::new();
+    for &(seed, t) in &worst.by_seed {
+        let c = category(seed);
+        match by_category.iter_mut().find(|(name, _)| *name == c) {
+            Some(slot) => slot.1 += t,
+            None => by_category.push((c, t)),
+        }
+    }
+    by_category.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    f.by_category = by_category
+        .into_iter()
+        .map(|(c, t)| Contribution {
+            source: c.clone(),
+            category: c,
+            tainted: units(t),
+            share: part(t),
+        })
+        .collect();
+    f.top_seeds = worst
+        .top_seeds(TOP_SEEDS)
+        .into_iter()
+        .map(|(seed, t)| Contribution {
+            source: lower_hex(&analysis.graph.address(seed)),
+            category: category(seed),
+            tainted: units(t),
+            share: part(t),
+        })
+        .collect();
 }
 
 /// Turns path steps into stored transfers, remembering each one it resolved.
@@ -143,7 +238,14 @@ where
         return Ok(None);
     };
     let path = evidence.resolve(&reach.path(node))?;
-    Ok(Some(Finding {
+    let facts = analysis
+        .score_findings(node)
+        .into_iter()
+        .find(|f| f.direction == direction);
+    let score = facts.map_or(0, |f| {
+        crate::score::finding_score(&analysis.policy, &f).round() as u32
+    });
+    let mut out = Finding {
         address: lower_hex(&analysis.graph.address(node)),
         direction: direction.as_str(),
         hops,
@@ -153,7 +255,19 @@ where
         seed_lists: seed.lists.clone(),
         seed_sources: seed.sources.clone(),
         path,
-    }))
+        score,
+        score_level: crate::score::level(&analysis.policy, score).as_str(),
+        share: None,
+        tainted: None,
+        asset: None,
+        dust_only: facts.is_some_and(|f| f.dust_only),
+        by_category: Vec::new(),
+        top_seeds: Vec::new(),
+    };
+    if direction == Direction::Downstream {
+        haircut_facts(analysis, node, &mut out);
+    }
+    Ok(Some(out))
 }
 
 /// Every finding of the analysis, downstream first, each sorted by (hops, address).
@@ -204,7 +318,13 @@ fn path_hashes(path: &[PathTransfer]) -> String {
 }
 
 /// Writes findings in `format`.
-pub fn write_findings(findings: &[Finding], format: Format, out: &mut dyn Write) -> io::Result<()> {
+/// `policy_hash` goes into a CSV column (JSON findings are wrapped by the caller).
+pub fn write_findings(
+    findings: &[Finding],
+    format: Format,
+    policy_hash: &str,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     match format {
         Format::Csv => {
             let mut w = csv::Writer::from_writer(out);
@@ -218,6 +338,12 @@ pub fn write_findings(findings: &[Finding], format: Format, out: &mut dyn Write)
                 "seed_lists",
                 "path",
                 "seed_sources",
+                "share",
+                "tainted",
+                "asset",
+                "score",
+                "score_level",
+                "policy_hash",
             ])?;
             for f in findings {
                 w.write_record([
@@ -230,6 +356,12 @@ pub fn write_findings(findings: &[Finding], format: Format, out: &mut dyn Write)
                     &f.seed_lists.join(";"),
                     &path_hashes(&f.path),
                     &source_refs(&f.seed_sources),
+                    &f.share.map(|s| s.to_string()).unwrap_or_default(),
+                    f.tainted.as_deref().unwrap_or(""),
+                    f.asset.as_deref().unwrap_or(""),
+                    &f.score.to_string(),
+                    f.score_level,
+                    policy_hash,
                 ])?;
             }
             w.flush()
@@ -302,8 +434,66 @@ pub fn write_table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -
     Ok(())
 }
 
+/// What one address received of one asset, and the tainted part.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AssetExposure {
+    /// `ETH` or the token contract.
+    pub asset: String,
+    /// Everything received, base units.
+    pub received: String,
+    /// The tainted part (haircut), base units, rounded to a whole unit.
+    pub tainted: String,
+    /// tainted / received, in [0, 1].
+    pub share: f64,
+}
+
+/// What a report was computed from: enough to reproduce it, and to explain a
+/// change between two reports (`hoptrace diff`).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Provenance {
+    /// The highest block among the stored value transfers.
+    pub data_block: Option<u32>,
+    /// Every label list behind the analysis, `list@version`, sorted.
+    pub label_versions: Vec<String>,
+    /// SHA-256 of the canonical policy TOML.
+    pub policy_hash: String,
+    /// The policy, in full.
+    pub policy: crate::policy::Policy,
+    /// Addresses pruned as automatic hubs by the policy's degree cut-off.
+    pub hubs_pruned: Vec<String>,
+}
+
+/// The provenance of an analysis.
+pub fn provenance(analysis: &Analysis) -> Provenance {
+    let mut versions: Vec<String> = analysis
+        .labels
+        .values()
+        .flatten()
+        .map(|l| {
+            if l.version.is_empty() {
+                l.list.clone()
+            } else {
+                format!("{}@{}", l.list, l.version)
+            }
+        })
+        .collect();
+    versions.sort();
+    versions.dedup();
+    Provenance {
+        data_block: analysis.haircut.as_ref().and_then(|h| h.block),
+        label_versions: versions,
+        policy_hash: analysis.policy.hash(),
+        policy: analysis.policy.clone(),
+        hubs_pruned: analysis
+            .hubs
+            .iter()
+            .map(|&n| lower_hex(&analysis.graph.address(n)))
+            .collect(),
+    }
+}
+
 /// What `check` says about one address.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckResult {
     /// The address checked.
     pub address: String,
@@ -325,6 +515,14 @@ pub struct CheckResult {
     pub downstream: Option<Finding>,
     /// The upstream finding with its evidence.
     pub upstream: Option<Finding>,
+    /// The risk score under the policy, 0-100: the largest of its findings'.
+    pub score: u32,
+    /// The score's level.
+    pub score_level: &'static str,
+    /// What it received, per asset, with the tainted part (haircut).
+    pub exposure: Vec<AssetExposure>,
+    /// Data, labels and policy behind this result.
+    pub provenance: Provenance,
 }
 
 /// One label of a checked address, with where it comes from.
@@ -387,6 +585,10 @@ where
             risk_level: "none",
             downstream: None,
             upstream: None,
+            score: 0,
+            score_level: "none",
+            exposure: Vec::new(),
+            provenance: provenance(analysis),
         });
     };
     let own: &[Label] = analysis.labels.get(&node).map_or(&[], Vec::as_slice);
@@ -404,6 +606,7 @@ where
             labels.push(text);
         }
     }
+    let score = analysis.score(node);
     Ok(CheckResult {
         address: lower_hex(address),
         known: true,
@@ -415,6 +618,24 @@ where
         risk_level: analysis.risk_level(node).as_str(),
         downstream: finding(analysis, Direction::Downstream, node, evidence)?,
         upstream: finding(analysis, Direction::Upstream, node, evidence)?,
+        score: score.score,
+        score_level: score.level,
+        exposure: analysis.haircut.as_ref().map_or_else(Vec::new, |h| {
+            h.result
+                .exposures(node)
+                .iter()
+                .map(|e| AssetExposure {
+                    asset: h
+                        .assets
+                        .get(e.asset as usize)
+                        .map_or_else(String::new, |a| a.to_string()),
+                    received: e.received.to_string(),
+                    tainted: units(e.tainted()),
+                    share: e.share(),
+                })
+                .collect()
+        }),
+        provenance: provenance(analysis),
     })
 }
 
@@ -482,6 +703,150 @@ pub fn write_check_table(results: &[CheckResult], out: &mut dyn Write) -> io::Re
         if r.known && r.downstream.is_none() && r.upstream.is_none() {
             writeln!(out, "  not reached from any seed")?;
         }
+        writeln!(
+            out,
+            "  score: {} ({}), policy {}",
+            r.score,
+            r.score_level,
+            &r.provenance.policy_hash[..16]
+        )?;
+        for e in &r.exposure {
+            writeln!(
+                out,
+                "  received {} {}: {} tainted (share {:.4})",
+                e.received, e.asset, e.tainted, e.share
+            )?;
+        }
     }
     Ok(())
+}
+
+/// The parts of a `check` JSON result that explain a score: what `hoptrace diff`
+/// reads back.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct Rescreen {
+    /// The address.
+    pub address: String,
+    /// Its own labels in full.
+    #[serde(default)]
+    pub label_sources: Vec<serde_json::Value>,
+    /// Hops downstream.
+    pub downstream_hops: Option<u32>,
+    /// Hops upstream.
+    pub upstream_hops: Option<u32>,
+    /// The downstream finding.
+    pub downstream: Option<serde_json::Value>,
+    /// The upstream finding.
+    pub upstream: Option<serde_json::Value>,
+    /// The score.
+    pub score: u32,
+    /// Its level.
+    pub score_level: String,
+    /// Received per asset.
+    #[serde(default)]
+    pub exposure: Vec<serde_json::Value>,
+    /// Data, labels, policy.
+    pub provenance: Provenance,
+}
+
+/// Why one address's score changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScoreChange {
+    /// The address.
+    pub address: String,
+    /// Old score.
+    pub old_score: u32,
+    /// Old level.
+    pub old_level: String,
+    /// New score.
+    pub new_score: u32,
+    /// New level.
+    pub new_level: String,
+    /// The causes found: labels, transfers, policy.
+    pub reasons: Vec<String>,
+}
+
+fn seed_facts(f: &Option<serde_json::Value>) -> Option<(serde_json::Value, serde_json::Value)> {
+    f.as_ref()
+        .map(|f| (f["seed"].clone(), f["seed_sources"].clone()))
+}
+
+/// For each address in both reports whose score changed, what changed behind it.
+/// Addresses are in the new report's order; one present in only one report is
+/// skipped.
+pub fn explain(old: &[Rescreen], new: &[Rescreen]) -> Vec<ScoreChange> {
+    let mut out = Vec::new();
+    for n in new {
+        let Some(o) = old.iter().find(|o| o.address == n.address) else {
+            continue;
+        };
+        if o.score == n.score && o.score_level == n.score_level {
+            continue;
+        }
+        let mut reasons = Vec::new();
+        let (op, np) = (&o.provenance, &n.provenance);
+        if op.policy_hash != np.policy_hash {
+            reasons.push(format!(
+                "changed policy ({} -> {})",
+                &op.policy_hash[..op.policy_hash.len().min(16)],
+                &np.policy_hash[..np.policy_hash.len().min(16)]
+            ));
+        }
+        let added: Vec<&String> = np
+            .label_versions
+            .iter()
+            .filter(|v| !op.label_versions.contains(v))
+            .collect();
+        let removed: Vec<&String> = op
+            .label_versions
+            .iter()
+            .filter(|v| !np.label_versions.contains(v))
+            .collect();
+        let labels_moved = o.label_sources != n.label_sources
+            || seed_facts(&o.downstream) != seed_facts(&n.downstream)
+            || seed_facts(&o.upstream) != seed_facts(&n.upstream);
+        if labels_moved || !added.is_empty() || !removed.is_empty() {
+            let mut what = String::from("new label");
+            for f in [&n.downstream, &n.upstream].into_iter().flatten() {
+                let seed = f["seed"].as_str().unwrap_or_default();
+                let category = f["seed_category"].as_str().unwrap_or_default();
+                let was = [&o.downstream, &o.upstream]
+                    .into_iter()
+                    .flatten()
+                    .any(|g| g["seed"] == f["seed"] && g["seed_sources"] == f["seed_sources"]);
+                if !was {
+                    what = format!("{what}: seed {seed} ({category})");
+                }
+            }
+            if !added.is_empty() {
+                let list: Vec<&str> = added.iter().map(|s| s.as_str()).collect();
+                what = format!("{what}; lists added {}", list.join(", "));
+            }
+            if !removed.is_empty() {
+                let list: Vec<&str> = removed.iter().map(|s| s.as_str()).collect();
+                what = format!("{what}; lists removed {}", list.join(", "));
+            }
+            reasons.push(what);
+        }
+        if op.data_block != np.data_block || (!labels_moved && o.exposure != n.exposure) {
+            let block = |b: Option<u32>| b.map_or_else(|| "none".to_string(), |b| b.to_string());
+            reasons.push(format!(
+                "new transfers (data up to block {} -> {})",
+                block(op.data_block),
+                block(np.data_block)
+            ));
+        }
+        if reasons.is_empty() {
+            reasons.push("unexplained: same data block, labels and policy".into());
+        }
+        out.push(ScoreChange {
+            address: n.address.clone(),
+            old_score: o.score,
+            old_level: o.score_level.clone(),
+            new_score: n.score,
+            new_level: n.score_level.clone(),
+            reasons,
+        });
+    }
+    out
 }

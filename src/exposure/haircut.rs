@@ -78,7 +78,8 @@ pub struct Exposure {
 impl Exposure {
     /// The tainted amount received, over all seeds.
     pub fn tainted(&self) -> f64 {
-        let total: f64 = self.by_seed.iter().map(|&(_, t)| t).sum();
+        // A fold from +0.0: an empty float `sum()` is -0.0, which prints as "-0".
+        let total = self.by_seed.iter().fold(0.0f64, |acc, &(_, t)| acc + t);
         total.min(f64::from(self.received)).max(0.0)
     }
 
@@ -137,10 +138,11 @@ impl<'a> Haircut<'a> {
         }
     }
 
-    /// Applies one transfer. Transfers must come in chain order.
-    pub fn push(&mut self, flow: Flow) {
+    /// Applies one transfer and returns the tainted fraction of its amount, in
+    /// [0, 1]. Transfers must come in chain order.
+    pub fn push(&mut self, flow: Flow) -> f64 {
         if flow.amount.is_zero() {
-            return;
+            return 0.0;
         }
         let amount = flow.amount;
         let amount_f = f64::from(amount);
@@ -185,6 +187,10 @@ impl<'a> Haircut<'a> {
         receiver.mix = merge(&receiver.mix, 1.0 - weight, &carried, weight);
         normalise(&mut receiver.mix);
         receiver.balance = total;
+        carried
+            .iter()
+            .fold(0.0f64, |acc, &(_, f)| acc + f)
+            .clamp(0.0, 1.0)
     }
 
     /// The exposures: per address, per asset (sorted by asset), what it received.
@@ -237,7 +243,7 @@ fn normalise(mix: &mut Mix) {
     for (_, f) in mix.iter_mut() {
         *f = f.clamp(0.0, 1.0);
     }
-    let sum: f64 = mix.iter().map(|&(_, f)| f).sum();
+    let sum = mix.iter().fold(0.0f64, |acc, &(_, f)| acc + f);
     if sum > 1.0 {
         for (_, f) in mix.iter_mut() {
             *f /= sum;

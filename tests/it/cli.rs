@@ -290,7 +290,13 @@ fn trace_csv() {
             "seed_name",
             "seed_lists",
             "path",
-            "seed_sources"
+            "seed_sources",
+            "share",
+            "tainted",
+            "asset",
+            "score",
+            "score_level",
+            "policy_hash"
         ]
     );
     let mut got = Vec::new();
@@ -533,12 +539,20 @@ fn score_csv() {
             "downstream_hops",
             "upstream_hops",
             "seed_category",
-            "risk_level"
+            "risk_level",
+            "score",
+            "score_level",
+            "downstream_share",
+            "downstream_tainted",
+            "downstream_asset",
+            "policy_hash",
+            "data_block"
         ]
     );
+    // The hop columns keep their meaning; the score columns come after them.
     let rows: Vec<Vec<String>> = reader
         .records()
-        .map(|r| r.expect("row").iter().map(str::to_string).collect())
+        .map(|r| r.expect("row").iter().take(6).map(str::to_string).collect())
         .collect();
     let want: Vec<Vec<String>> = SCORES
         .iter()
