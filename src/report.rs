@@ -455,6 +455,9 @@ pub struct Provenance {
     pub data_block: Option<u32>,
     /// Every label list behind the analysis, `list@version`, sorted.
     pub label_versions: Vec<String>,
+    /// How many labels are behind the analysis.
+    #[serde(default)]
+    pub label_count: usize,
     /// SHA-256 of the canonical policy TOML.
     pub policy_hash: String,
     /// The policy, in full.
@@ -482,6 +485,7 @@ pub fn provenance(analysis: &Analysis) -> Provenance {
     Provenance {
         data_block: analysis.haircut.as_ref().and_then(|h| h.block),
         label_versions: versions,
+        label_count: analysis.labels.values().map(Vec::len).sum(),
         policy_hash: analysis.policy.hash(),
         policy: analysis.policy.clone(),
         hubs_pruned: analysis
@@ -802,9 +806,14 @@ pub fn explain(old: &[Rescreen], new: &[Rescreen]) -> Vec<ScoreChange> {
             .iter()
             .filter(|v| !np.label_versions.contains(v))
             .collect();
+        // A finding in both reports whose seed or seed lists differ.
+        let seed_moved = |a: &Option<serde_json::Value>, b: &Option<serde_json::Value>| {
+            a.is_some() && b.is_some() && seed_facts(a) != seed_facts(b)
+        };
         let labels_moved = o.label_sources != n.label_sources
-            || seed_facts(&o.downstream) != seed_facts(&n.downstream)
-            || seed_facts(&o.upstream) != seed_facts(&n.upstream);
+            || op.label_count != np.label_count
+            || seed_moved(&o.downstream, &n.downstream)
+            || seed_moved(&o.upstream, &n.upstream);
         if labels_moved || !added.is_empty() || !removed.is_empty() {
             let mut what = String::from("new label");
             for f in [&n.downstream, &n.upstream].into_iter().flatten() {

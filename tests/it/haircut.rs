@@ -136,3 +136,52 @@ proptest! {
         }
     }
 }
+
+fn category() -> impl Strategy<Value = hoptrace::labels::Category> {
+    prop::sample::select(hoptrace::labels::Category::ALL.to_vec())
+}
+
+/// A valid policy with random weights.
+fn policy() -> impl Strategy<Value = hoptrace::policy::Policy> {
+    (0.0f64..=1.0, 0.0f64..=1.0, 0.01f64..=1.0, 0.0f64..=1.0).prop_map(|(d, u, decay, floor)| {
+        let mut p = hoptrace::policy::Policy::default();
+        p.score.downstream = d;
+        p.score.upstream = u;
+        p.score.hop_decay = decay;
+        p.score.poison_floor = floor;
+        p
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// A score never falls when the share rises, nor when the hops fall.
+    #[test]
+    fn score_is_monotone_in_share_and_inverse_hops(
+        p in policy(),
+        c in category(),
+        upstream in any::<bool>(),
+        dust_only in any::<bool>(),
+        h in 0u32..30,
+        dh in 0u32..5,
+        s in 0.0f64..=1.0,
+        ds in 0.0f64..=1.0,
+    ) {
+        use hoptrace::score::{Finding, finding_score, score};
+        let f = |hops: u32, share: f64| Finding {
+            direction: if upstream { Direction::Upstream } else { Direction::Downstream },
+            category: c,
+            hops,
+            share,
+            dust_only,
+        };
+        let s2 = (s + ds).min(1.0);
+        let base = finding_score(&p, &f(h, s));
+        prop_assert!((0.0..=100.0).contains(&base));
+        prop_assert!(finding_score(&p, &f(h, s2)) >= base);
+        prop_assert!(finding_score(&p, &f(h + dh, s)) <= base);
+        prop_assert!(score(&p, &[f(h, s2)]).score >= score(&p, &[f(h, s)]).score);
+        prop_assert!(score(&p, &[f(h + dh, s)]).score <= score(&p, &[f(h, s)]).score);
+    }
+}

@@ -9,4 +9,5 @@ mod ignore_time;
 mod labels;
 mod properties;
 mod real_cases;
+mod scoring;
 mod snapshot;
