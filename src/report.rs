@@ -118,7 +118,16 @@ pub struct Finding {
     pub by_category: Vec<Contribution>,
     /// Downstream: the seeds that contributed most, largest first (at most 5).
     pub top_seeds: Vec<Contribution>,
+    /// Downstream: poison and haircut disagree strongly: reached through hops, but
+    /// less than 1% of what the address received was tainted.
+    pub poison_only: bool,
 }
+
+/// Below this haircut share a reached address is flagged `poison_only`.
+pub const POISON_ONLY_SHARE: f64 = 0.01;
+
+/// The `by_category` entry of tainted value from seeds the haircut did not name.
+pub const OTHER_SEEDS: &str = "other seeds";
 
 /// How many contributing seeds a finding lists.
 const TOP_SEEDS: usize = 5;
@@ -161,6 +170,12 @@ fn haircut_facts(analysis: &Analysis, node: u32, f: &mut Finding) {
             Some(slot) => slot.1 += t,
             None => by_category.push((c, t)),
         }
+    }
+    // Seeds beyond the engine's top few are not named: their value is reported
+    // as one entry, category unknown.
+    let other = worst.other_seeds();
+    if other >= 1.0 {
+        by_category.push((OTHER_SEEDS.to_string(), other));
     }
     by_category.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     f.by_category = by_category
@@ -263,9 +278,11 @@ where
         dust_only: facts.is_some_and(|f| f.dust_only),
         by_category: Vec::new(),
         top_seeds: Vec::new(),
+        poison_only: false,
     };
     if direction == Direction::Downstream {
         haircut_facts(analysis, node, &mut out);
+        out.poison_only = hops > 0 && out.share.is_some_and(|s| s < POISON_ONLY_SHARE);
     }
     Ok(Some(out))
 }

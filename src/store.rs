@@ -972,4 +972,65 @@ mod tests {
         drop(store);
         assert_eq!(Store::open(&path).unwrap().labels().unwrap().len(), 2);
     }
+
+    /// Transfers stream in chain order (block, then tx hash, kind, index) whatever
+    /// the file's order, zero amounts left out, with dense asset ids.
+    #[test]
+    fn transfers_stream_in_chain_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.csv");
+        let a = "0x00000000000000000000000000000000000000aa";
+        let b = "0x00000000000000000000000000000000000000bb";
+        let usdt = "0xdac17f958d2ee523a2206206994597c13d831ec7";
+        let tx = |n: u8| format!("0x{}", format!("{n:02x}").repeat(32));
+        std::fs::write(
+            &file,
+            format!(
+                "block,tx_hash,from,to,asset,amount\n\
+                 7,{},{a},{b},ETH,3\n\
+                 5,{},{b},{a},{usdt},2\n\
+                 5,{},{a},{b},ETH,1\n\
+                 6,{},{a},{b},ETH,0\n",
+                tx(1),
+                tx(9),
+                tx(2),
+                tx(3)
+            ),
+        )
+        .unwrap();
+        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        store.import_transfers(&file, |_, _, _| {}).unwrap();
+        let addresses = store.addresses().unwrap();
+        let assets = store.assets().unwrap();
+        let mut got = Vec::new();
+        let n = store
+            .for_each_transfer(|block, from, to, asset, amount| {
+                got.push((
+                    block,
+                    crate::transfer::lower_hex(&addresses[from as usize]),
+                    crate::transfer::lower_hex(&addresses[to as usize]),
+                    assets[asset as usize].to_string(),
+                    amount.to::<u64>(),
+                ))
+            })
+            .unwrap();
+        assert_eq!(n, 3);
+        let row = |block, from: &str, to: &str, asset: &str, amount| {
+            (
+                block,
+                from.to_string(),
+                to.to_string(),
+                asset.to_string(),
+                amount,
+            )
+        };
+        assert_eq!(
+            got,
+            [
+                row(5, a, b, "ETH", 1),
+                row(5, b, a, usdt, 2),
+                row(7, a, b, "ETH", 3),
+            ]
+        );
+    }
 }

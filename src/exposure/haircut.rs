@@ -54,14 +54,71 @@ pub struct Flow {
     pub amount: U256,
 }
 
-/// Per seed fractions of a balance, sorted by seed.
-type Mix = Vec<(u32, f64)>;
+/// How many seeds each holding and each exposure attributes by name.
+pub const TOP_SEEDS: usize = 4;
 
-/// What one address holds of one asset.
+/// The largest per-seed parts of a quantity, at most [`TOP_SEEDS`], sorted by seed.
+/// What does not fit is not lost: the exact total is kept beside it, and the
+/// difference is reported as "other seeds".
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Top {
+    len: u8,
+    parts: [(u32, f64); TOP_SEEDS],
+}
+
+impl Top {
+    fn one(seed: u32, value: f64) -> Top {
+        let mut t = Top::default();
+        t.parts[0] = (seed, value);
+        t.len = 1;
+        t
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u32, f64)> + '_ {
+        self.parts[..self.len as usize].iter().copied()
+    }
+
+    /// `self * wa + other * wb`, seed by seed, keeping the largest parts (ties to
+    /// the smaller seed id).
+    fn mix(&self, wa: f64, other: &Top, wb: f64) -> Top {
+        let mut all = [(0u32, 0.0f64); 2 * TOP_SEEDS];
+        let mut n = 0;
+        for (s, v) in self.iter() {
+            all[n] = (s, v * wa);
+            n += 1;
+        }
+        for (s, v) in other.iter() {
+            match all[..n].iter_mut().find(|(t, _)| *t == s) {
+                Some(slot) => slot.1 += v * wb,
+                None => {
+                    all[n] = (s, v * wb);
+                    n += 1;
+                }
+            }
+        }
+        let all = &mut all[..n];
+        if n > TOP_SEEDS {
+            all.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        }
+        let mut out = Top::default();
+        for &(s, v) in all.iter().take(TOP_SEEDS) {
+            if v > 0.0 {
+                out.parts[out.len as usize] = (s, v);
+                out.len += 1;
+            }
+        }
+        out.parts[..out.len as usize].sort_unstable_by_key(|p| p.0);
+        out
+    }
+}
+
+/// What one address holds of one asset: its balance, the tainted fraction of it,
+/// and the largest per-seed fractions.
 #[derive(Debug, Default)]
 struct Holding {
     balance: U256,
-    mix: Mix,
+    taint: f64,
+    seeds: Top,
 }
 
 /// What one address received of one asset.
@@ -71,16 +128,17 @@ pub struct Exposure {
     pub asset: u32,
     /// Everything received, exact.
     pub received: U256,
-    /// The tainted part of it, per seed, sorted by seed.
+    /// The tainted part of it, over all seeds.
+    pub tainted_total: f64,
+    /// The tainted part of it from the seeds that contributed most (at most
+    /// [`TOP_SEEDS`]), sorted by seed; the rest of `tainted_total` came from others.
     pub by_seed: Vec<(u32, f64)>,
 }
 
 impl Exposure {
-    /// The tainted amount received, over all seeds.
+    /// The tainted amount received, over all seeds, in [0, received].
     pub fn tainted(&self) -> f64 {
-        // A fold from +0.0: an empty float `sum()` is -0.0, which prints as "-0".
-        let total = self.by_seed.iter().fold(0.0f64, |acc, &(_, t)| acc + t);
-        total.min(f64::from(self.received)).max(0.0)
+        self.tainted_total.min(f64::from(self.received)).max(0.0)
     }
 
     /// The tainted share of what was received, in [0, 1]; 0 when nothing was.
@@ -90,6 +148,12 @@ impl Exposure {
             return 0.0;
         }
         (self.tainted() / received).clamp(0.0, 1.0)
+    }
+
+    /// The tainted amount from seeds beyond the ones named in `by_seed`.
+    pub fn other_seeds(&self) -> f64 {
+        let named = self.by_seed.iter().fold(0.0f64, |acc, &(_, t)| acc + t);
+        (self.tainted() - named).max(0.0)
     }
 
     /// The seeds that contributed, most tainted value first (ties by seed id),
@@ -107,6 +171,14 @@ impl Exposure {
     }
 }
 
+/// What one address received of one asset, while running.
+#[derive(Debug, Default)]
+struct Received {
+    total: U256,
+    tainted: f64,
+    seeds: Top,
+}
+
 /// The haircut computation: feed it transfers in chain order with
 /// [`Haircut::push`], then read the result with [`Haircut::finish`].
 pub struct Haircut<'a> {
@@ -114,7 +186,7 @@ pub struct Haircut<'a> {
     since: Vec<u32>,
     expandable: &'a [bool],
     holdings: FxHashMap<(u32, u32), Holding>,
-    received: FxHashMap<(u32, u32), Exposure>,
+    received: FxHashMap<(u32, u32), Received>,
 }
 
 /// Not a seed.
@@ -146,108 +218,62 @@ impl<'a> Haircut<'a> {
         }
         let amount = flow.amount;
         let amount_f = f64::from(amount);
-        // What the transfer carries: per seed, the tainted fraction of `amount`.
-        let carried: Mix = {
+        // What the transfer carries: the tainted fraction of `amount`, and per seed.
+        let (taint, seeds) = {
             let sender = self.holdings.entry((flow.from, flow.asset)).or_default();
             let known = amount.min(sender.balance);
             let seed_since = self.since[flow.from as usize];
             let carried = if seed_since != NOT_SEED && flow.block >= seed_since {
-                vec![(flow.from, 1.0)]
-            } else if !self.expandable[flow.from as usize] || known.is_zero() {
-                Vec::new()
+                (1.0, Top::one(flow.from, 1.0))
+            } else if !self.expandable[flow.from as usize] || known.is_zero() || sender.taint <= 0.0
+            {
+                (0.0, Top::default())
             } else {
-                let covered = f64::from(known) / amount_f;
-                sender
-                    .mix
-                    .iter()
-                    .map(|&(s, f)| (s, (f * covered).clamp(0.0, 1.0)))
-                    .filter(|&(_, f)| f > 0.0)
-                    .collect()
+                let covered = (f64::from(known) / amount_f).clamp(0.0, 1.0);
+                (
+                    (sender.taint * covered).clamp(0.0, 1.0),
+                    sender.seeds.mix(covered, &Top::default(), 0.0),
+                )
             };
             sender.balance -= known;
             if sender.balance.is_zero() {
-                sender.mix.clear();
+                sender.taint = 0.0;
+                sender.seeds = Top::default();
             }
             carried
         };
-        let got = self
-            .received
-            .entry((flow.to, flow.asset))
-            .or_insert_with(|| Exposure {
-                asset: flow.asset,
-                received: U256::ZERO,
-                by_seed: Vec::new(),
-            });
-        got.received = got.received.saturating_add(amount);
-        let tainted: Mix = carried.iter().map(|&(s, f)| (s, f * amount_f)).collect();
-        got.by_seed = merge(&got.by_seed, 1.0, &tainted, 1.0);
+        let got = self.received.entry((flow.to, flow.asset)).or_default();
+        got.total = got.total.saturating_add(amount);
+        if taint > 0.0 {
+            got.tainted += taint * amount_f;
+            got.seeds = got.seeds.mix(1.0, &seeds, amount_f);
+        }
         let receiver = self.holdings.entry((flow.to, flow.asset)).or_default();
         let total = receiver.balance.saturating_add(amount);
         let weight = (amount_f / f64::from(total)).clamp(0.0, 1.0);
-        receiver.mix = merge(&receiver.mix, 1.0 - weight, &carried, weight);
-        normalise(&mut receiver.mix);
+        if taint > 0.0 || receiver.taint > 0.0 {
+            receiver.taint = (receiver.taint * (1.0 - weight) + taint * weight).clamp(0.0, 1.0);
+            receiver.seeds = receiver.seeds.mix(1.0 - weight, &seeds, weight);
+        }
         receiver.balance = total;
-        carried
-            .iter()
-            .fold(0.0f64, |acc, &(_, f)| acc + f)
-            .clamp(0.0, 1.0)
+        taint
     }
 
     /// The exposures: per address, per asset (sorted by asset), what it received.
     pub fn finish(self) -> HaircutResult {
         let mut by_node: FxHashMap<u32, Vec<Exposure>> = FxHashMap::default();
-        for ((node, _), exposure) in self.received {
-            by_node.entry(node).or_default().push(exposure);
+        for ((node, asset), r) in self.received {
+            by_node.entry(node).or_default().push(Exposure {
+                asset,
+                received: r.total,
+                tainted_total: r.tainted,
+                by_seed: r.seeds.iter().collect(),
+            });
         }
         for list in by_node.values_mut() {
             list.sort_by_key(|e| e.asset);
         }
         HaircutResult { by_node }
-    }
-}
-
-/// `a * wa + b * wb`, seed by seed, over two lists sorted by seed.
-fn merge(a: &[(u32, f64)], wa: f64, b: &[(u32, f64)], wb: f64) -> Mix {
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() || j < b.len() {
-        let next = match (a.get(i), b.get(j)) {
-            (Some(&(sa, fa)), Some(&(sb, fb))) if sa == sb => {
-                i += 1;
-                j += 1;
-                (sa, fa * wa + fb * wb)
-            }
-            (Some(&(sa, fa)), Some(&(sb, _))) if sa < sb => {
-                i += 1;
-                (sa, fa * wa)
-            }
-            (Some(&(sa, fa)), None) => {
-                i += 1;
-                (sa, fa * wa)
-            }
-            (_, Some(&(sb, fb))) => {
-                j += 1;
-                (sb, fb * wb)
-            }
-            (None, None) => break,
-        };
-        if next.1 > 0.0 {
-            out.push(next);
-        }
-    }
-    out
-}
-
-/// Keeps every fraction in [0, 1] and their sum at most 1 (rounding only).
-fn normalise(mix: &mut Mix) {
-    for (_, f) in mix.iter_mut() {
-        *f = f.clamp(0.0, 1.0);
-    }
-    let sum = mix.iter().fold(0.0f64, |acc, &(_, f)| acc + f);
-    if sum > 1.0 {
-        for (_, f) in mix.iter_mut() {
-            *f /= sum;
-        }
     }
 }
 
@@ -506,6 +532,23 @@ mod tests {
         assert!(close(top[0].1, 6e18));
         assert_eq!(top[1].0, 0);
         assert!(close(top[1].1, 2e18));
+    }
+
+    #[test]
+    fn seeds_beyond_the_top_few_are_other_seeds() {
+        // Six seeds send 1..=6 ETH to A: the four largest are named, 1 + 2 ETH are
+        // "other seeds"; the total stays exact.
+        let flows: Vec<Flow> = (1..=6u32)
+            .map(|s| flow(1, s, 0, ETH, eth(u64::from(s))))
+            .collect();
+        let seeds: Vec<(u32, u32)> = (1..=6).map(|s| (s, 0)).collect();
+        let r = run(10, &seeds, &flows);
+        let a = r.exposure(0, ETH).unwrap();
+        assert_eq!(a.share(), 1.0);
+        assert!(close(a.tainted(), 21e18));
+        let named: Vec<u32> = a.top_seeds(10).into_iter().map(|(s, _)| s).collect();
+        assert_eq!(named, [6, 5, 4, 3]);
+        assert!(close(a.other_seeds(), 3e18));
     }
 
     #[test]
