@@ -91,8 +91,8 @@ pub struct HaircutExposure {
     pub result: HaircutResult,
     /// Asset of each asset id.
     pub assets: Vec<Asset>,
-    /// Per node: it sent something (any asset, any amount > 0).
-    pub sent: Vec<bool>,
+    /// Per node: it sent something after it first received tainted value.
+    pub spent: Vec<bool>,
     /// Per node: it received a tainted transfer at or above the dust threshold.
     pub significant: Vec<bool>,
     /// The highest block among the transfers.
@@ -284,12 +284,18 @@ impl Analysis {
             .collect();
         let expandable = self.expandable();
         let mut h = Haircut::new(n, &starts, &expandable);
-        let mut sent = vec![false; n];
+        // `spent`: sent something after first receiving tainted value (what was
+        // sent before cannot be the tainted funds moving on).
+        let mut tainted_in = vec![false; n];
+        let mut spent = vec![false; n];
         let mut significant = vec![false; n];
         let mut block = None;
         store.for_each_transfer(|b, from, to, asset, amount| {
             let (from, to) = (internal[from as usize], internal[to as usize]);
             block = Some(b);
+            if tainted_in[from as usize] {
+                spent[from as usize] = true;
+            }
             let tainted = h.push(Flow {
                 block: b,
                 from,
@@ -297,20 +303,22 @@ impl Analysis {
                 asset,
                 amount,
             });
-            sent[from as usize] = true;
-            let is_dust = dust
-                .get(asset as usize)
-                .copied()
-                .flatten()
-                .is_some_and(|d| amount < d);
-            if tainted > 0.0 && !is_dust {
-                significant[to as usize] = true;
+            if tainted > 0.0 {
+                tainted_in[to as usize] = true;
+                let is_dust = dust
+                    .get(asset as usize)
+                    .copied()
+                    .flatten()
+                    .is_some_and(|d| amount < d);
+                if !is_dust {
+                    significant[to as usize] = true;
+                }
             }
         })?;
         self.haircut = Some(HaircutExposure {
             result: h.finish(),
             assets,
-            sent,
+            spent,
             significant,
             block,
         });
@@ -330,7 +338,7 @@ impl Analysis {
                     let dust_only = hops > 0
                         && share > 0.0
                         && !h.significant[node as usize]
-                        && !h.sent[node as usize];
+                        && !h.spent[node as usize];
                     (share, dust_only)
                 }
                 _ => (0.0, false),

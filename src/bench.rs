@@ -276,9 +276,7 @@ pub fn run_haircut(
     let expandable = vec![true; params.addresses];
     let t = Instant::now();
     let mut h = Haircut::new(params.addresses, &starts, &expandable);
-    for &f in &flows {
-        h.push(f);
-    }
+    h.push_all(&flows);
     let result = h.finish();
     let time = t.elapsed();
     let tainted = result

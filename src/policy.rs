@@ -14,7 +14,7 @@
 //! - `service_categories`: label categories that are services (reached, not expanded).
 //! - `dust`: per asset (`ETH` or a token contract), the amount in base units below
 //!   which a transfer is dust. Direction-aware: an address whose tainted input is
-//!   only dust *received* and which never sent anything onward gets no downstream
+//!   only dust *received* and which sent nothing after it arrived gets no downstream
 //!   score (the 2022-08-09 Tornado dusting); dust the address itself *sent* towards a
 //!   seed still counts upstream.
 //! - `severity`: per risky category, 0-100.

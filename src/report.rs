@@ -111,7 +111,7 @@ pub struct Finding {
     pub tainted: Option<String>,
     /// Downstream: that asset.
     pub asset: Option<String>,
-    /// Downstream: its tainted input was dust only and it never sent anything, so
+    /// Downstream: its tainted input was dust only and it sent nothing after it arrived, so
     /// the finding scores 0 (the dust rule).
     pub dust_only: bool,
     /// Downstream: the tainted value of that asset by seed category, largest first.

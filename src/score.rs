@@ -13,7 +13,7 @@
 //! `share` is the haircut share of what the address received (its worst asset).
 //! Amount enters through the dust rule: a downstream finding whose tainted input was
 //! only dust received (every tainted transfer below the asset's dust threshold) at an
-//! address that never sent anything onward scores 0. Upstream has no dust rule:
+//! address that sent nothing after the first of them scores 0. Upstream has no dust rule:
 //! what the address itself sent to a seed counts, however small.
 //!
 //! The address's score is the largest of its findings, rounded to a whole number;
@@ -38,7 +38,8 @@ pub struct Finding {
     pub hops: u32,
     /// Haircut share in [0, 1] (downstream; ignored upstream).
     pub share: f64,
-    /// Downstream: the tainted input was dust only and the address never sent.
+    /// Downstream: the tainted input was dust only and the address sent nothing
+    /// after it arrived.
     pub dust_only: bool,
 }
 

@@ -54,6 +54,18 @@ pub struct Flow {
     pub amount: U256,
 }
 
+/// `x` as the nearest `f64`, with a fast path for values below 2^128 (all real
+/// amounts).
+#[inline]
+fn to_f64(x: U256) -> f64 {
+    let limbs = x.as_limbs();
+    if limbs[2] == 0 && limbs[3] == 0 {
+        ((u128::from(limbs[1]) << 64) | u128::from(limbs[0])) as f64
+    } else {
+        f64::from(x)
+    }
+}
+
 /// How many seeds each holding and each exposure attributes by name.
 pub const TOP_SEEDS: usize = 4;
 
@@ -185,6 +197,10 @@ pub struct Haircut<'a> {
     /// `since` per seed id; `u32::MAX` for an address that is not a seed.
     since: Vec<u32>,
     expandable: &'a [bool],
+    /// Asset 0 (the store's first asset, normally the native coin) is held in
+    /// dense per-address arrays; other assets, held by fewer addresses, in maps.
+    dense_holdings: Vec<Holding>,
+    dense_received: Vec<Received>,
     holdings: FxHashMap<(u32, u32), Holding>,
     received: FxHashMap<(u32, u32), Received>,
 }
@@ -205,8 +221,34 @@ impl<'a> Haircut<'a> {
         Haircut {
             since,
             expandable,
+            dense_holdings: Vec::new(),
+            dense_received: Vec::new(),
             holdings: FxHashMap::default(),
             received: FxHashMap::default(),
+        }
+    }
+
+    fn holding(&mut self, node: u32, asset: u32) -> &mut Holding {
+        if asset == 0 {
+            if self.dense_holdings.is_empty() {
+                self.dense_holdings
+                    .resize_with(self.since.len(), Holding::default);
+            }
+            &mut self.dense_holdings[node as usize]
+        } else {
+            self.holdings.entry((node, asset)).or_default()
+        }
+    }
+
+    fn received(&mut self, node: u32, asset: u32) -> &mut Received {
+        if asset == 0 {
+            if self.dense_received.is_empty() {
+                self.dense_received
+                    .resize_with(self.since.len(), Received::default);
+            }
+            &mut self.dense_received[node as usize]
+        } else {
+            self.received.entry((node, asset)).or_default()
         }
     }
 
@@ -217,19 +259,19 @@ impl<'a> Haircut<'a> {
             return 0.0;
         }
         let amount = flow.amount;
-        let amount_f = f64::from(amount);
+        let amount_f = to_f64(amount);
         // What the transfer carries: the tainted fraction of `amount`, and per seed.
         let (taint, seeds) = {
-            let sender = self.holdings.entry((flow.from, flow.asset)).or_default();
-            let known = amount.min(sender.balance);
             let seed_since = self.since[flow.from as usize];
+            let expandable = self.expandable[flow.from as usize];
+            let sender = self.holding(flow.from, flow.asset);
+            let known = amount.min(sender.balance);
             let carried = if seed_since != NOT_SEED && flow.block >= seed_since {
                 (1.0, Top::one(flow.from, 1.0))
-            } else if !self.expandable[flow.from as usize] || known.is_zero() || sender.taint <= 0.0
-            {
+            } else if !expandable || known.is_zero() || sender.taint <= 0.0 {
                 (0.0, Top::default())
             } else {
-                let covered = (f64::from(known) / amount_f).clamp(0.0, 1.0);
+                let covered = (to_f64(known) / amount_f).clamp(0.0, 1.0);
                 (
                     (sender.taint * covered).clamp(0.0, 1.0),
                     sender.seeds.mix(covered, &Top::default(), 0.0),
@@ -242,15 +284,15 @@ impl<'a> Haircut<'a> {
             }
             carried
         };
-        let got = self.received.entry((flow.to, flow.asset)).or_default();
+        let got = self.received(flow.to, flow.asset);
         got.total = got.total.saturating_add(amount);
         if taint > 0.0 {
             got.tainted += taint * amount_f;
             got.seeds = got.seeds.mix(1.0, &seeds, amount_f);
         }
-        let receiver = self.holdings.entry((flow.to, flow.asset)).or_default();
+        let receiver = self.holding(flow.to, flow.asset);
         let total = receiver.balance.saturating_add(amount);
-        let weight = (amount_f / f64::from(total)).clamp(0.0, 1.0);
+        let weight = (amount_f / to_f64(total)).clamp(0.0, 1.0);
         if taint > 0.0 || receiver.taint > 0.0 {
             receiver.taint = (receiver.taint * (1.0 - weight) + taint * weight).clamp(0.0, 1.0);
             receiver.seeds = receiver.seeds.mix(1.0 - weight, &seeds, weight);
@@ -259,10 +301,40 @@ impl<'a> Haircut<'a> {
         taint
     }
 
+    /// Applies `flows` (in chain order) one by one, prefetching the state of the
+    /// flows a few places ahead: on a large graph each transfer touches three
+    /// addresses' state at random, and memory latency, not arithmetic, is the cost.
+    pub fn push_all(&mut self, flows: &[Flow]) {
+        const AHEAD: usize = 16;
+        if self.dense_holdings.is_empty() {
+            self.dense_holdings
+                .resize_with(self.since.len(), Holding::default);
+            self.dense_received
+                .resize_with(self.since.len(), Received::default);
+        }
+        for (i, &f) in flows.iter().enumerate() {
+            if let Some(next) = flows.get(i + AHEAD)
+                && next.asset == 0
+            {
+                crate::exposure::prefetch(&self.dense_holdings[next.from as usize]);
+                crate::exposure::prefetch(&self.dense_holdings[next.to as usize]);
+                crate::exposure::prefetch(&self.dense_received[next.to as usize]);
+                crate::exposure::prefetch(&self.since[next.from as usize]);
+            }
+            self.push(f);
+        }
+    }
+
     /// The exposures: per address, per asset (sorted by asset), what it received.
     pub fn finish(self) -> HaircutResult {
         let mut by_node: FxHashMap<u32, Vec<Exposure>> = FxHashMap::default();
-        for ((node, asset), r) in self.received {
+        let dense = self
+            .dense_received
+            .into_iter()
+            .enumerate()
+            .filter(|(_, r)| !r.total.is_zero())
+            .map(|(node, r)| ((node as u32, 0u32), r));
+        for ((node, asset), r) in dense.chain(self.received) {
             by_node.entry(node).or_default().push(Exposure {
                 asset,
                 received: r.total,

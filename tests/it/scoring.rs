@@ -30,6 +30,8 @@ fn tx(n: usize) -> String {
 /// *to* the sanctioned address.
 fn dusting(dir: &Path) -> PathBuf {
     let mut csv = String::from("block,tx_hash,from,to,asset,amount\n");
+    // What a wallet sent before it was dusted does not count as spending the dust.
+    writeln!(csv, "99,{},{},{ONWARD},ETH,{TENTH_ETH}", tx(99), victim(0)).unwrap();
     for i in 0..50 {
         writeln!(
             csv,
@@ -248,7 +250,11 @@ fn hub_degree_prunes_and_reports() {
     assert_eq!(results[0]["downstream_hops"], 1);
     assert_eq!(results[1]["downstream_hops"], Value::Null);
     assert_eq!(results[1]["score"], 0);
-    assert_eq!(results[1]["provenance"]["hubs_pruned"][0], FORWARDER);
+    // Every non-seed address with two transfers or more, sorted; seeds are never pruned.
+    assert_eq!(
+        results[1]["provenance"]["hubs_pruned"],
+        serde_json::json!([victim(0), FORWARDER, ONWARD])
+    );
 }
 
 #[test]
