@@ -81,6 +81,8 @@ pub struct Analysis {
     pub policy: Policy,
     /// Addresses pruned as automatic hubs (degree above `policy.hub_degree`), sorted.
     pub hubs: Vec<u32>,
+    /// The highest stored block, when the caller set it (the data's height).
+    pub data_block: Option<u32>,
     /// The haircut exposure, once [`Analysis::add_haircut`] ran.
     pub haircut: Option<HaircutExposure>,
 }
@@ -95,8 +97,6 @@ pub struct HaircutExposure {
     pub spent: Vec<bool>,
     /// Per node: it received a tainted transfer at or above the dust threshold.
     pub significant: Vec<bool>,
-    /// The highest block among the transfers.
-    pub block: Option<u32>,
 }
 
 /// Loads the graph and labels from the store. The graph comes from the snapshot
@@ -246,6 +246,7 @@ impl Analysis {
             upstream,
             policy,
             hubs,
+            data_block: None,
             haircut: None,
         }
     }
@@ -289,10 +290,8 @@ impl Analysis {
         let mut tainted_in = vec![false; n];
         let mut spent = vec![false; n];
         let mut significant = vec![false; n];
-        let mut block = None;
         store.for_each_transfer(|b, from, to, asset, amount| {
             let (from, to) = (internal[from as usize], internal[to as usize]);
-            block = Some(b);
             if tainted_in[from as usize] {
                 spent[from as usize] = true;
             }
@@ -320,12 +319,12 @@ impl Analysis {
             assets,
             spent,
             significant,
-            block,
         });
         Ok(())
     }
 
-    /// The score findings of `node`: one per direction it is reached in.
+    /// The score findings of `node`: one per direction it is reached in. Without
+    /// [`Analysis::add_haircut`], downstream shares are taken as 1 (poison).
     pub fn score_findings(&self, node: u32) -> Vec<score::Finding> {
         let mut out = Vec::new();
         for d in [Direction::Downstream, Direction::Upstream] {
@@ -341,7 +340,10 @@ impl Analysis {
                         && !h.spent[node as usize];
                     (share, dust_only)
                 }
-                _ => (0.0, false),
+                // Without the haircut, the score takes the poison view: a reached
+                // address counts as fully tainted (never lower than the truth).
+                (None, Direction::Downstream) => (1.0, false),
+                (_, Direction::Upstream) => (0.0, false),
             };
             out.push(score::Finding {
                 direction: d,

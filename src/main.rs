@@ -171,6 +171,10 @@ struct SearchArgs {
     /// The screening policy, a TOML file (see `hoptrace policy show`).
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
+    /// Skip the haircut (one pass over every stored transfer): no shares, and
+    /// scores take every reached address as fully tainted (the poison view).
+    #[arg(long)]
+    no_haircut: bool,
     /// Ignore block order and since-blocks: plain BFS hops, as most tools give
     /// (over-reports; for comparison).
     #[arg(long)]
@@ -552,10 +556,13 @@ fn analyse(store: &Store, search: SearchArgs, directions: &[Direction]) -> Resul
     }
     let t = Instant::now();
     let mut a = Analysis::with_policy(graph, labels, policy, directions, !search.ignore_time);
+    a.data_block = store.max_block()?;
     tracing::info!(seeds = a.seeds.len(), elapsed = ?t.elapsed(), "hops computed");
-    let t = Instant::now();
-    a.add_haircut(store)?;
-    tracing::info!(elapsed = ?t.elapsed(), "haircut computed");
+    if !search.no_haircut {
+        let t = Instant::now();
+        a.add_haircut(store)?;
+        tracing::info!(elapsed = ?t.elapsed(), "haircut computed");
+    }
     if !a.hubs.is_empty() {
         eprintln!(
             "hoptrace: note: {} address(es) above the policy's hub degree {} are reached but not expanded",
@@ -688,12 +695,7 @@ fn score(db: &Path, args: ScoreArgs) -> Result<()> {
         &[Direction::Downstream, Direction::Upstream],
     )?;
     let hash = a.policy.hash();
-    let data_block = a
-        .haircut
-        .as_ref()
-        .and_then(|h| h.block)
-        .map(|b| b.to_string())
-        .unwrap_or_default();
+    let data_block = a.data_block.map(|b| b.to_string()).unwrap_or_default();
     let scored: Vec<Vec<String>> = rows
         .into_iter()
         .map(|(mut fields, address)| {
@@ -824,6 +826,7 @@ fn demo() -> Result<()> {
             search: SearchArgs {
                 max_hops: None,
                 policy: None,
+                no_haircut: false,
                 ignore_time: false,
             },
             format: ScoreFormat::Table,

@@ -468,7 +468,7 @@ pub struct AssetExposure {
 /// change between two reports (`hoptrace diff`).
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Provenance {
-    /// The highest block among the stored value transfers.
+    /// The highest stored block: the data's height.
     pub data_block: Option<u32>,
     /// Every label list behind the analysis, `list@version`, sorted.
     pub label_versions: Vec<String>,
@@ -500,7 +500,7 @@ pub fn provenance(analysis: &Analysis) -> Provenance {
     versions.sort();
     versions.dedup();
     Provenance {
-        data_block: analysis.haircut.as_ref().and_then(|h| h.block),
+        data_block: analysis.data_block,
         label_versions: versions,
         label_count: analysis.labels.values().map(Vec::len).sum(),
         policy_hash: analysis.policy.hash(),

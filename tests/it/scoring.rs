@@ -352,3 +352,16 @@ fn diff_names_the_cause_of_each_change() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with(&format!("{DUST_SENDER}  80 (severe) -> 100 (severe)  because: new transfers (data up to block 103 -> 104)")), "{text}");
 }
+
+#[test]
+fn without_the_haircut_scores_take_the_poison_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dusting(dir.path());
+    let (_, results) = check_json(&db, &["--no-haircut"], &[&victim(1), ONWARD]);
+    // No shares, no dust rule: a dusted wallet counts as fully tainted at 1 hop.
+    assert_eq!(results[0]["downstream"]["share"], Value::Null);
+    assert_eq!(results[0]["exposure"], serde_json::json!([]));
+    assert_eq!(results[0]["score"], 100);
+    assert_eq!(results[1]["score"], 60);
+    assert_eq!(results[1]["provenance"]["data_block"], 103);
+}
