@@ -1111,6 +1111,7 @@ fn policy_show(file: Option<&Path>) -> Result<()> {
             out,
             "# hoptrace default policy (see README, \"Policy\"); pass your own with --policy FILE"
         )?;
+        write!(out, "{}", hoptrace::policy::FIELD_DOCS)?;
     }
     writeln!(out, "# sha256 {}", policy.hash())?;
     write!(out, "{}", policy.canonical())?;

@@ -30,6 +30,25 @@ use sha2::{Digest, Sha256};
 use crate::labels::Category;
 use crate::transfer::{Asset, parse_asset};
 
+/// What each field means, as TOML comments: printed by `hoptrace policy show`
+/// above the canonical policy (comments do not change the hash).
+pub const FIELD_DOCS: &str = "\
+# max_hops            hop limit of the searches (--max-hops overrides it)
+# hub_degree          addresses with more transfers (in + out) than this are automatic
+#                     hubs: reached, not expanded, listed in the report; 0 = off
+# service_categories  label categories reached but not expanded (unless also seeds)
+# [dust]              per asset (ETH or a token contract): amounts below this, in base
+#                     units, are dust. Tainted input that is only dust, at an address
+#                     that sent nothing after it arrived, gives no downstream score;
+#                     dust sent *to* a seed still counts upstream
+# [severity]          per risky category, 0-100
+# [score]             finding score: seed itself = severity; downstream = severity *
+#                     downstream * hop_decay^(hops-1) * (poison_floor + (1 -
+#                     poison_floor) * share); upstream = severity * upstream *
+#                     hop_decay^(hops-1). Address score = largest finding, rounded;
+#                     level = highest of severe/high/medium/low whose bound it reaches
+";
+
 /// Why a policy file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
