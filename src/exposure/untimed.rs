@@ -18,6 +18,10 @@
 use super::{NONE, Reach, Record, Start};
 use crate::graph::{Direction, Graph, key_of, node_of};
 
+/// What one bottom-up worker found: `(node, key, parent record)` in node order, and
+/// the sum of the found nodes' degrees.
+type Found = (Vec<(u32, u32, u32)>, u64);
+
 /// Switch to bottom-up when frontier edges exceed unexplored edges / ALPHA.
 const ALPHA: u64 = 14;
 /// Switch back to top-down when the frontier shrinks below nodes / BETA.
@@ -91,7 +95,7 @@ pub fn untimed_hops(
                 .clamp(1, 8);
             let chunk = n.div_ceil(threads).max(1);
             let (first_ro, in_frontier_ro) = (&first, &in_frontier);
-            let found: Vec<(Vec<(u32, u32, u32)>, u64)> = std::thread::scope(|scope| {
+            let found: Vec<Found> = std::thread::scope(|scope| {
                 let handles: Vec<_> = (0..n)
                     .step_by(chunk)
                     .map(|lo| {
