@@ -18,6 +18,10 @@
 use super::{NONE, Reach, Record, Start};
 use crate::graph::{Direction, Graph, key_of, node_of};
 
+/// What one bottom-up worker found: `(node, key, parent record)` in node order, and
+/// the sum of the found nodes' degrees.
+type Found = (Vec<(u32, u32, u32)>, u64);
+
 /// Switch to bottom-up when frontier edges exceed unexplored edges / ALPHA.
 const ALPHA: u64 = 14;
 /// Switch back to top-down when the frontier shrinks below nodes / BETA.
@@ -41,7 +45,8 @@ pub fn untimed_hops(
     // Records keep keys in `direction`'s terms, whichever adjacency found them, so
     // that `Reach::path` reads them as for a timed search.
     let reverse = graph.adjacency(other);
-    let mut records: Vec<Record> = Vec::new();
+    // At most one record per node: reserve once, no reallocation on big levels.
+    let mut records: Vec<Record> = Vec::with_capacity(n);
     let mut first = vec![NONE; n];
     let mut seeds: Vec<u32> = starts.iter().map(|s| s.node).collect();
     seeds.sort_unstable();
@@ -76,6 +81,7 @@ pub fn untimed_hops(
             bottom_up = false;
         }
         let mut next: Vec<u32> = Vec::new();
+        let mut found_degrees = 0u64;
         let level_start = std::time::Instant::now();
         if bottom_up {
             for &u in &frontier {
@@ -89,13 +95,14 @@ pub fn untimed_hops(
                 .clamp(1, 8);
             let chunk = n.div_ceil(threads).max(1);
             let (first_ro, in_frontier_ro) = (&first, &in_frontier);
-            let found: Vec<Vec<(u32, u32, u32)>> = std::thread::scope(|scope| {
+            let found: Vec<Found> = std::thread::scope(|scope| {
                 let handles: Vec<_> = (0..n)
                     .step_by(chunk)
                     .map(|lo| {
                         let hi = (lo + chunk).min(n);
                         scope.spawn(move || {
                             let mut out = Vec::new();
+                            let mut degrees = 0u64;
                             for v in lo as u32..hi as u32 {
                                 if first_ro[v as usize] != NONE {
                                     continue;
@@ -105,11 +112,12 @@ pub fn untimed_hops(
                                     if in_frontier_ro[u as usize / 64] & (1 << (u % 64)) != 0 {
                                         let key = direction.key(other.block(key_of(e)));
                                         out.push((v, key, first_ro[u as usize]));
+                                        degrees += forward.degree(v) as u64;
                                         break;
                                     }
                                 }
                             }
-                            out
+                            (out, degrees)
                         })
                     })
                     .collect();
@@ -118,15 +126,22 @@ pub fn untimed_hops(
                     .map(|h| h.join().expect("bottom-up worker"))
                     .collect()
             });
-            for (v, key, pred) in found.into_iter().flatten() {
-                first[v as usize] = records.len() as u32;
-                records.push(Record {
-                    node: v,
-                    key,
-                    pred,
-                    level,
-                });
-                next.push(v);
+            let total: usize = found.iter().map(|(f, _)| f.len()).sum();
+            next.reserve(total);
+            for (part, degrees) in found {
+                found_degrees += degrees;
+                for (v, key, pred) in part {
+                    first[v as usize] = records.len() as u32;
+                    records.push(Record {
+                        node: v,
+                        key,
+                        pred,
+                        level,
+                    });
+                    if expandable[v as usize] || is_seed[v as usize] {
+                        next.push(v);
+                    }
+                }
             }
             in_frontier.iter_mut().for_each(|w| *w = 0);
         } else {
@@ -142,17 +157,17 @@ pub fn untimed_hops(
                             pred,
                             level,
                         });
-                        next.push(v);
+                        found_degrees += forward.degree(v) as u64;
+                        if expandable[v as usize] || is_seed[v as usize] {
+                            next.push(v);
+                        }
                     }
                 }
             }
+            next.sort_unstable();
         }
-        for &v in &next {
-            unexplored_edges = unexplored_edges.saturating_sub(forward.degree(v) as u64);
-        }
-        tracing::debug!(target: "exposure::untimed", level, bottom_up, frontier = frontier.len(), found = next.len(), elapsed = ?level_start.elapsed(), "level");
-        next.retain(|&v| expandable[v as usize] || is_seed[v as usize]);
-        next.sort_unstable();
+        unexplored_edges = unexplored_edges.saturating_sub(found_degrees);
+        tracing::debug!(target: "exposure::untimed", level, bottom_up, frontier = frontier.len(), next = next.len(), elapsed = ?level_start.elapsed(), "level");
         frontier = next;
     }
     Reach {
