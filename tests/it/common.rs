@@ -27,3 +27,17 @@ pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&p, text).expect("write test file");
     p
 }
+
+/// Imports a transfer file and a label file into `db`, asserting both succeed.
+pub(crate) fn import_both(db: &Path, transfers: &Path, labels: &Path) {
+    hoptrace(db)
+        .args(["import", "transfers"])
+        .arg(transfers)
+        .assert()
+        .success();
+    hoptrace(db)
+        .args(["import", "labels"])
+        .arg(labels)
+        .assert()
+        .success();
+}

@@ -1,7 +1,7 @@
 //! `--ignore-time`: plain BFS hops, for comparison with tools that ignore block
 //! order. The trap: A->B at block 10, B->C at block 5.
 
-use crate::common::{hoptrace, write};
+use crate::common::{hoptrace, import_both, write};
 
 #[test]
 fn ignore_time_reaches_what_time_order_forbids() {
@@ -25,16 +25,7 @@ fn ignore_time_reaches_what_time_order_forbids() {
         "l.csv",
         &format!("address,category\n{a},hack\n"),
     );
-    hoptrace(&db)
-        .args(["import", "transfers"])
-        .arg(&transfers)
-        .assert()
-        .success();
-    hoptrace(&db)
-        .args(["import", "labels"])
-        .arg(&labels)
-        .assert()
-        .success();
+    import_both(&db, &transfers, &labels);
     let hops = |extra: &[&str]| -> Vec<String> {
         let out = hoptrace(&db)
             .args(["trace", "--direction", "downstream"])

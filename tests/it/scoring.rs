@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::common::{hoptrace, write};
+use crate::common::{hoptrace, import_both, write};
 
 const SANCTIONED: &str = "0x5555555555555555555555555555555555555555";
 const FORWARDER: &str = "0xf0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0";
@@ -68,16 +68,7 @@ fn dusting(dir: &Path) -> PathBuf {
         ),
     );
     let db = dir.join("dusting.db");
-    hoptrace(&db)
-        .args(["import", "transfers"])
-        .arg(&transfers)
-        .assert()
-        .success();
-    hoptrace(&db)
-        .args(["import", "labels"])
-        .arg(&labels)
-        .assert()
-        .success();
+    import_both(&db, &transfers, &labels);
     db
 }
 

@@ -2,7 +2,7 @@
 //! store is unchanged, ignored (and rewritten) once the store changes, and
 //! bypassed with a warning when damaged.
 
-use crate::common::{hoptrace, write};
+use crate::common::{hoptrace, import_both, write};
 
 const LABELS: &str = "address,category\n0x00000000000000000000000000000000000000a1,hack\n";
 
@@ -43,16 +43,7 @@ fn snapshot_follows_the_store() {
         &format!("block,tx_hash,from,to,amount\n{}", row(10, 1, a, b)),
     );
     let labels = write(dir.path(), "l.csv", LABELS);
-    hoptrace(&db)
-        .args(["import", "transfers"])
-        .arg(&first)
-        .assert()
-        .success();
-    hoptrace(&db)
-        .args(["import", "labels"])
-        .arg(&labels)
-        .assert()
-        .success();
+    import_both(&db, &first, &labels);
     assert!(!snapshot.exists());
     let before = downstream(&db);
     assert_eq!(before, format!("{a},downstream,0\n{b},downstream,1"));
