@@ -227,11 +227,17 @@ fn line_at(path: &Path, byte: u64) -> u64 {
     if file.take(byte + 4096).read_to_end(&mut prefix).is_err() {
         return 0;
     }
-    let mut at = (byte as usize).min(prefix.len());
-    while at < prefix.len() && (prefix[at] == b'\n' || prefix[at] == b'\r') {
+    line_in(&prefix, byte)
+}
+
+/// The 1-based line number of the record that starts at byte `byte` of `text` (see
+/// [`line_at`]: line breaks at `byte` are skipped first).
+pub(crate) fn line_in(text: &[u8], byte: u64) -> u64 {
+    let mut at = (byte as usize).min(text.len());
+    while at < text.len() && (text[at] == b'\n' || text[at] == b'\r') {
         at += 1;
     }
-    1 + prefix[..at].iter().filter(|&&b| b == b'\n').count() as u64
+    1 + text[..at].iter().filter(|&&b| b == b'\n').count() as u64
 }
 
 /// One row being read: gives typed fields or errors that name the place.

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use alloy_primitives::Address;
 
 use super::{Category, Label, taxonomy};
-use crate::import::ImportError;
+use crate::import::{ImportError, line_in};
 use crate::transfer::parse_address;
 
 /// Errors from reading a label file.
@@ -194,6 +194,66 @@ pub fn default_list(format: LabelFormat, path: &Path) -> String {
         LabelFormat::Tutela => "tutela-known-addresses".into(),
         LabelFormat::Csv | LabelFormat::AddressList => stem,
     }
+}
+
+/// Opens a label CSV held in memory and reads its header.
+fn csv_with_header<'a>(
+    path: &Path,
+    text: &'a str,
+) -> Result<(csv::Reader<&'a [u8]>, csv::StringRecord), LabelFileError> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| ImportError::Csv {
+            path: path.to_path_buf(),
+            line: 1,
+            problem: e.to_string(),
+        })?
+        .clone();
+    Ok((reader, headers))
+}
+
+/// The position of the column named `name` (any case, spaces around ignored).
+fn column(headers: &csv::StringRecord, name: &str) -> Option<usize> {
+    headers
+        .iter()
+        .position(|h| h.trim().eq_ignore_ascii_case(name))
+}
+
+/// Where a record of a label CSV starts; shown as its line number, counted from its
+/// byte offset in the file only when shown (the csv crate's own count is off after
+/// CRLF endings and blank lines).
+#[derive(Clone, Copy)]
+struct CsvLine<'a> {
+    text: &'a [u8],
+    byte: u64,
+}
+
+impl std::fmt::Display for CsvLine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", line_in(self.text, self.byte))
+    }
+}
+
+/// A record of a label CSV with where it starts.
+fn csv_record<'a>(
+    path: &Path,
+    text: &'a str,
+    record: csv::Result<csv::StringRecord>,
+) -> Result<(csv::StringRecord, CsvLine<'a>), LabelFileError> {
+    let record = record.map_err(|e| ImportError::Csv {
+        path: path.to_path_buf(),
+        line: e
+            .position()
+            .map(|p| line_in(text.as_bytes(), p.byte()))
+            .unwrap_or(0),
+        problem: e.to_string(),
+    })?;
+    let line = CsvLine {
+        text: text.as_bytes(),
+        byte: record.position().map(|p| p.byte()).unwrap_or(0),
+    };
+    Ok((record, line))
 }
 
 fn read_text(path: &Path) -> Result<String, LabelFileError> {
@@ -942,12 +1002,7 @@ fn read_sdn_csv(path: &Path, out: &mut LabelRead) -> Result<(), LabelFileError> 
         .from_reader(text.as_bytes());
     let mut entries = Vec::new();
     for record in reader.records() {
-        let record = record.map_err(|e| ImportError::Csv {
-            path: path.to_path_buf(),
-            line: e.position().map(|p| p.line()).unwrap_or(0),
-            problem: e.to_string(),
-        })?;
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let (record, line) = csv_record(path, &text, record)?;
         if record.len() < 12 {
             if record
                 .iter()
@@ -1043,20 +1098,8 @@ fn read_address_list(
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     if is_csv {
-        let mut reader = csv::Reader::from_reader(text.as_bytes());
-        let headers = reader
-            .headers()
-            .map_err(|e| ImportError::Csv {
-                path: path.to_path_buf(),
-                line: 1,
-                problem: e.to_string(),
-            })?
-            .clone();
-        let col = |n: &str| {
-            headers
-                .iter()
-                .position(|h| h.trim().eq_ignore_ascii_case(n))
-        };
+        let (mut reader, headers) = csv_with_header(path, &text)?;
+        let col = |n: &str| column(&headers, n);
         let Some(address) = col("address") else {
             return Err(LabelFileError::Shape {
                 path: path.to_path_buf(),
@@ -1065,12 +1108,7 @@ fn read_address_list(
         };
         let name = col("name");
         for record in reader.records() {
-            let record = record.map_err(|e| ImportError::Csv {
-                path: path.to_path_buf(),
-                line: e.position().map(|p| p.line()).unwrap_or(0),
-                problem: e.to_string(),
-            })?;
-            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            let (record, line) = csv_record(path, &text, record)?;
             let a = parse_address(record.get(address).unwrap_or("").trim())
                 .map_err(|e| entry(line.to_string(), "address", e.0))?;
             let n = name
@@ -1255,20 +1293,8 @@ fn read_etherscan_json(path: &Path, text: &str, out: &mut LabelRead) -> Result<(
 /// the slug in `family` (Raphtory's `etherscan_tags.csv`).
 fn read_etherscan_csv(path: &Path, out: &mut LabelRead) -> Result<(), LabelFileError> {
     let text = read_text(path)?;
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| ImportError::Csv {
-            path: path.to_path_buf(),
-            line: 1,
-            problem: e.to_string(),
-        })?
-        .clone();
-    let col = |n: &str| {
-        headers
-            .iter()
-            .position(|h| h.trim().eq_ignore_ascii_case(n))
-    };
+    let (mut reader, headers) = csv_with_header(path, &text)?;
+    let col = |n: &str| column(&headers, n);
     let Some(address) = col("address") else {
         return Err(LabelFileError::Shape {
             path: path.to_path_buf(),
@@ -1282,12 +1308,7 @@ fn read_etherscan_csv(path: &Path, out: &mut LabelRead) -> Result<(), LabelFileE
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     for record in reader.records() {
-        let record = record.map_err(|e| ImportError::Csv {
-            path: path.to_path_buf(),
-            line: e.position().map(|p| p.line()).unwrap_or(0),
-            problem: e.to_string(),
-        })?;
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let (record, line) = csv_record(path, &text, record)?;
         let get = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").trim();
         let a = parse_address(&get(Some(address)).to_ascii_lowercase()).map_err(|e| {
             LabelFileError::Entry {
@@ -1317,20 +1338,8 @@ fn read_etherscan_csv(path: &Path, out: &mut LabelRead) -> Result<(), LabelFileE
 /// tutela `known_addresses.csv`: `address,name,account_type,entity,legitimacy,tags`.
 fn read_tutela(path: &Path, out: &mut LabelRead) -> Result<(), LabelFileError> {
     let text = read_text(path)?;
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| ImportError::Csv {
-            path: path.to_path_buf(),
-            line: 1,
-            problem: e.to_string(),
-        })?
-        .clone();
-    let col = |n: &str| {
-        headers
-            .iter()
-            .position(|h| h.trim().eq_ignore_ascii_case(n))
-    };
+    let (mut reader, headers) = csv_with_header(path, &text)?;
+    let col = |n: &str| column(&headers, n);
     let (Some(address), Some(entity), Some(legitimacy)) =
         (col("address"), col("entity"), col("legitimacy"))
     else {
@@ -1341,12 +1350,7 @@ fn read_tutela(path: &Path, out: &mut LabelRead) -> Result<(), LabelFileError> {
     };
     let (name, tags) = (col("name"), col("tags"));
     for record in reader.records() {
-        let record = record.map_err(|e| ImportError::Csv {
-            path: path.to_path_buf(),
-            line: e.position().map(|p| p.line()).unwrap_or(0),
-            problem: e.to_string(),
-        })?;
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let (record, line) = csv_record(path, &text, record)?;
         let get = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").trim();
         // The file repeats its header inside the data (`contractaddress,...`): a row
         // whose address is not an address is skipped and reported with its line.
