@@ -284,38 +284,41 @@ impl Analysis {
             .map(|a| self.policy.dust_threshold(a))
             .collect();
         let expandable = self.expandable();
-        let mut h = Haircut::new(n, &starts, &expandable);
-        // `spent`: sent something after first receiving tainted value (what was
-        // sent before cannot be the tainted funds moving on).
-        let mut tainted_in = vec![false; n];
-        let mut spent = vec![false; n];
-        let mut significant = vec![false; n];
-        store.for_each_transfer(|b, from, to, asset, amount| {
-            let (from, to) = (internal[from as usize], internal[to as usize]);
-            if tainted_in[from as usize] {
-                spent[from as usize] = true;
-            }
-            let tainted = h.push(Flow {
-                block: b,
-                from,
-                to,
+        let mut flows = Vec::new();
+        store.for_each_transfer(|block, from, to, asset, amount| {
+            flows.push(Flow {
+                block,
+                from: internal[from as usize],
+                to: internal[to as usize],
                 asset,
                 amount,
             });
-            if tainted > 0.0 {
-                tainted_in[to as usize] = true;
+        })?;
+        let result = Haircut::new(n, &starts, &expandable).run(&flows);
+        // `spent`: sent something after first receiving tainted value (what was
+        // sent before cannot be the tainted funds moving on). `significant`:
+        // received a tainted transfer at or above the dust threshold.
+        let mut tainted_in = vec![false; n];
+        let mut spent = vec![false; n];
+        let mut significant = vec![false; n];
+        for (i, f) in flows.iter().enumerate() {
+            if tainted_in[f.from as usize] {
+                spent[f.from as usize] = true;
+            }
+            if result.carried_taint(i) {
+                tainted_in[f.to as usize] = true;
                 let is_dust = dust
-                    .get(asset as usize)
+                    .get(f.asset as usize)
                     .copied()
                     .flatten()
-                    .is_some_and(|d| amount < d);
+                    .is_some_and(|d| f.amount < d);
                 if !is_dust {
-                    significant[to as usize] = true;
+                    significant[f.to as usize] = true;
                 }
             }
-        })?;
+        }
         self.haircut = Some(HaircutExposure {
-            result: h.finish(),
+            result,
             assets,
             spent,
             significant,

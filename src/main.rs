@@ -284,6 +284,9 @@ struct BenchArgs {
     /// Size of the exported peer graph.
     #[arg(long, default_value_t = 1_000_000)]
     peer_transfers: usize,
+    /// Run only the haircut step on the synthetic graph (no import, no searches).
+    #[arg(long)]
+    haircut_only: bool,
 }
 
 fn main() {
@@ -1027,6 +1030,10 @@ fn run_bench(args: BenchArgs) -> Result<()> {
     }
     let mut out = io::stdout();
     let mut figures = bench::Figures::default();
+    if args.haircut_only {
+        bench::run_haircut(params, &mut figures, &mut out)?;
+        return emit_figures(args.json.as_deref(), &figures);
+    }
     if args.import_rows > 0 {
         let dir = tempfile::tempdir()?;
         let csv = dir.path().join("bench.csv");
@@ -1090,9 +1097,14 @@ fn run_bench(args: BenchArgs) -> Result<()> {
         writeln!(out, "peer graph written to {}", dir.display())?;
     }
     bench::run_graph(params, args.max_hops, args.peers, &mut figures, &mut out)?;
-    if let Some(path) = &args.json {
+    emit_figures(args.json.as_deref(), &figures)
+}
+
+/// Writes the benchmark figures as JSON to `path`, if given.
+fn emit_figures(path: Option<&Path>, figures: &bench::Figures) -> Result<()> {
+    if let Some(path) = path {
         emit(Some(path), |w| {
-            serde_json::to_writer_pretty(&mut *w, &figures)?;
+            serde_json::to_writer_pretty(&mut *w, figures)?;
             writeln!(w)?;
             Ok(())
         })?;
