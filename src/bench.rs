@@ -176,67 +176,7 @@ pub fn run_graph(
         rss_graph >> 20,
         per(rss_graph)
     )?;
-    // Seeds are drawn among synthetic ids; the graph numbers nodes its own way.
-    let starts: Vec<Start> = params
-        .starts()
-        .into_iter()
-        .filter_map(|s| {
-            graph.node(&synthetic_address(s.node)).map(|node| Start {
-                node,
-                since: s.since,
-            })
-        })
-        .collect();
-    let expandable = vec![true; graph.node_count()];
-    for direction in [Direction::Downstream, Direction::Upstream] {
-        let (time, reached) = best_of(3, || {
-            let reach = hops(&graph, direction, &starts, &expandable, max_hops);
-            reach.reached_count()
-        });
-        figures.set(
-            &format!("temporal_{}_s", direction.as_str()),
-            time.as_secs_f64(),
-        );
-        writeln!(
-            out,
-            "temporal hops {:<10} {} seeds, max {} hops: {:>8.3} s, {} addresses reached",
-            direction.as_str(),
-            starts.len(),
-            max_hops,
-            time.as_secs_f64(),
-            reached
-        )?;
-    }
-    let mut untimed_down = Vec::new();
-    for direction in [Direction::Downstream, Direction::Upstream] {
-        let (time, reached) = best_of(3, || {
-            let reach = untimed_hops(&graph, direction, &starts, &expandable, max_hops);
-            reach.reached_count()
-        });
-        if direction == Direction::Downstream {
-            let reach = untimed_hops(&graph, direction, &starts, &expandable, max_hops);
-            untimed_down = (0..params.addresses as u32)
-                .map(|i| {
-                    graph
-                        .node(&synthetic_address(i))
-                        .and_then(|n| reach.hops(n))
-                })
-                .collect();
-        }
-        figures.set(
-            &format!("untimed_{}_s", direction.as_str()),
-            time.as_secs_f64(),
-        );
-        writeln!(
-            out,
-            "untimed hops  {:<10} {} seeds, max {} hops: {:>8.3} s, {} addresses reached",
-            direction.as_str(),
-            starts.len(),
-            max_hops,
-            time.as_secs_f64(),
-            reached
-        )?;
-    }
+    let untimed_down = time_searches(params, &graph, max_hops, figures, out)?;
     let rss_peak = resident_bytes().unwrap_or(0).saturating_sub(rss0);
     figures.set("search_rss_bytes_per_transfer", per(rss_peak));
     writeln!(
@@ -527,4 +467,126 @@ pub fn write_csv(params: Synthetic, path: &Path) -> std::io::Result<()> {
         )?;
     }
     w.flush()
+}
+
+/// Times temporal and untimed hops in both directions on `graph` (built from
+/// `params`) and returns the untimed downstream hops per synthetic address.
+fn time_searches(
+    params: Synthetic,
+    graph: &Graph,
+    max_hops: u32,
+    figures: &mut Figures,
+    out: &mut dyn Write,
+) -> std::io::Result<Vec<Option<u32>>> {
+    // Seeds are drawn among synthetic ids; the graph numbers nodes its own way.
+    let starts: Vec<Start> = params
+        .starts()
+        .into_iter()
+        .filter_map(|s| {
+            graph.node(&synthetic_address(s.node)).map(|node| Start {
+                node,
+                since: s.since,
+            })
+        })
+        .collect();
+    let expandable = vec![true; graph.node_count()];
+    for direction in [Direction::Downstream, Direction::Upstream] {
+        let (time, reached) = best_of(3, || {
+            let reach = hops(graph, direction, &starts, &expandable, max_hops);
+            reach.reached_count()
+        });
+        figures.set(
+            &format!("temporal_{}_s", direction.as_str()),
+            time.as_secs_f64(),
+        );
+        writeln!(
+            out,
+            "temporal hops {:<10} {} seeds, max {} hops: {:>8.3} s, {} addresses reached",
+            direction.as_str(),
+            starts.len(),
+            max_hops,
+            time.as_secs_f64(),
+            reached
+        )?;
+    }
+    let mut untimed_down = Vec::new();
+    for direction in [Direction::Downstream, Direction::Upstream] {
+        let (time, reached) = best_of(3, || {
+            let reach = untimed_hops(graph, direction, &starts, &expandable, max_hops);
+            reach.reached_count()
+        });
+        if direction == Direction::Downstream {
+            let reach = untimed_hops(graph, direction, &starts, &expandable, max_hops);
+            untimed_down = (0..params.addresses as u32)
+                .map(|i| {
+                    graph
+                        .node(&synthetic_address(i))
+                        .and_then(|n| reach.hops(n))
+                })
+                .collect();
+        }
+        figures.set(
+            &format!("untimed_{}_s", direction.as_str()),
+            time.as_secs_f64(),
+        );
+        writeln!(
+            out,
+            "untimed hops  {:<10} {} seeds, max {} hops: {:>8.3} s, {} addresses reached",
+            direction.as_str(),
+            starts.len(),
+            max_hops,
+            time.as_secs_f64(),
+            reached
+        )?;
+    }
+    Ok(untimed_down)
+}
+
+/// Writes the synthetic graph's snapshot to `path`.
+pub fn write_synthetic_snapshot(
+    params: Synthetic,
+    path: &Path,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let addresses: Vec<Address> = (0..params.addresses as u32)
+        .map(synthetic_address)
+        .collect();
+    let graph = Graph::from_edges(addresses, &params.edges());
+    graph.write_snapshot(path, "bench")?;
+    writeln!(
+        out,
+        "snapshot of {} transfers written to {} ({} bytes)",
+        params.transfers,
+        path.display(),
+        std::fs::metadata(path)?.len()
+    )
+}
+
+/// Loads a snapshot written by [`write_synthetic_snapshot`] for the same `params`
+/// and times the searches on it.
+pub fn run_from_snapshot(
+    params: Synthetic,
+    path: &Path,
+    max_hops: u32,
+    figures: &mut Figures,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let t = Instant::now();
+    let graph = Graph::read_snapshot(path, "bench")?
+        .ok_or_else(|| std::io::Error::other("not a bench snapshot"))?;
+    let load = t.elapsed();
+    figures.set("snapshot_load_s", load.as_secs_f64());
+    writeln!(
+        out,
+        "snapshot {} loaded in {:.2} s, {}",
+        path.display(),
+        load.as_secs_f64(),
+        if graph.is_mapped() {
+            "mapped (larger than half the memory allowed)"
+        } else {
+            "copied into memory"
+        }
+    )?;
+    time_searches(params, &graph, max_hops, figures, out)?;
+    writeln!(out, "RSS {} MiB", resident_bytes().unwrap_or(0) >> 20)
 }

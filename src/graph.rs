@@ -16,6 +16,9 @@
 //! for the external id.
 
 mod snapshot;
+mod words;
+
+use words::Words;
 
 use alloy_primitives::Address;
 
@@ -53,8 +56,8 @@ fn advise_huge_pages(_ptr: *mut u8, _len: usize) {}
 /// One direction's adjacency.
 #[derive(Debug, Clone, Default)]
 pub struct Adjacency {
-    offsets: Vec<u64>,
-    entries: Vec<u64>,
+    offsets: Words,
+    entries: Words,
 }
 
 /// Packs a key and a neighbour into one adjacency entry.
@@ -99,7 +102,10 @@ impl Adjacency {
         for i in 0..nodes {
             entries[offsets[i] as usize..offsets[i + 1] as usize].sort_unstable();
         }
-        Adjacency { offsets, entries }
+        Adjacency {
+            offsets: offsets.into(),
+            entries: entries.into(),
+        }
     }
 
     /// The sorted entries of `node`.
@@ -134,9 +140,14 @@ impl Adjacency {
         (self.offsets[n + 1] - self.offsets[n]) as usize
     }
 
-    /// Bytes held.
+    /// Bytes held, in memory or mapped.
     pub fn heap_bytes(&self) -> usize {
-        self.offsets.capacity() * 8 + self.entries.capacity() * 8
+        self.offsets.len() * 8 + self.entries.len() * 8
+    }
+
+    /// Whether the arrays are mapped from a snapshot file.
+    pub fn is_mapped(&self) -> bool {
+        self.entries.is_mapped()
     }
 }
 
@@ -253,6 +264,11 @@ impl Graph {
     /// The external (store) id of a node.
     pub fn external_id(&self, node: u32) -> u32 {
         self.external[node as usize]
+    }
+
+    /// Whether the adjacency arrays are mapped from a snapshot file.
+    pub fn is_mapped(&self) -> bool {
+        self.out.is_mapped()
     }
 
     /// The adjacency followed in `direction`.

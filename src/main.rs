@@ -287,6 +287,14 @@ struct BenchArgs {
     /// Run only the haircut step on the synthetic graph (no import, no searches).
     #[arg(long)]
     haircut_only: bool,
+    /// Write the synthetic graph's snapshot to FILE and stop (for --from-snapshot).
+    #[arg(long, value_name = "FILE")]
+    write_snapshot: Option<PathBuf>,
+    /// Load the graph from a snapshot written by --write-snapshot (mapped when it
+    /// is larger than half the memory allowed, e.g. under a memory-limited control
+    /// group) and time the searches on it; no generation, import or haircut.
+    #[arg(long, value_name = "FILE", conflicts_with = "write_snapshot")]
+    from_snapshot: Option<PathBuf>,
 }
 
 fn main() {
@@ -1032,6 +1040,14 @@ fn run_bench(args: BenchArgs) -> Result<()> {
     let mut figures = bench::Figures::default();
     if args.haircut_only {
         bench::run_haircut(params, &mut figures, &mut out)?;
+        return emit_figures(args.json.as_deref(), &figures);
+    }
+    if let Some(path) = &args.write_snapshot {
+        bench::write_synthetic_snapshot(params, path, &mut out)?;
+        return Ok(());
+    }
+    if let Some(path) = &args.from_snapshot {
+        bench::run_from_snapshot(params, path, args.max_hops, &mut figures, &mut out)?;
         return emit_figures(args.json.as_deref(), &figures);
     }
     if args.import_rows > 0 {

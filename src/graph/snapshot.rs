@@ -3,17 +3,21 @@
 //!
 //! Layout (little-endian): the magic `HOPTRACE-CSR`, a format version, the
 //! fingerprint of the store it was built from, the lengths, then each array
-//! as-is, every array starting on an 8-byte boundary so that the file could be
-//! memory-mapped and read in place. A snapshot whose fingerprint differs from the
-//! store's is stale and ignored; it is rewritten after the next rebuild.
+//! as-is, every array starting on an 8-byte boundary so that the file can be
+//! memory-mapped and read in place. A graph larger than half the memory allowed
+//! is searched straight from the mapping ([`Graph::read_snapshot`]). A snapshot
+//! whose fingerprint differs from the store's is stale and ignored; it is
+//! rewritten after the next rebuild.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use alloy_primitives::Address;
+use memmap2::Mmap;
 
-use super::{Adjacency, Graph};
+use super::{Adjacency, Graph, Words};
 
 const MAGIC: &[u8; 12] = b"HOPTRACE-CSR";
 const VERSION: u32 = 1;
@@ -34,38 +38,89 @@ fn pad(w: &mut impl Write, written: usize) -> io::Result<()> {
     w.write_all(&[0u8; 8][..rest])
 }
 
-fn skip_pad(r: &mut impl Read, written: usize) -> io::Result<()> {
-    let mut skip = [0u8; 8];
-    r.read_exact(&mut skip[..(8 - written % 8) % 8])
-}
-
 fn invalid(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("graph snapshot: {msg}"))
 }
 
-fn read_len(r: &mut impl Read, limit: u64) -> io::Result<usize> {
-    let mut b = [0u8; 8];
-    r.read_exact(&mut b)?;
-    let len = u64::from_le_bytes(b);
-    if len > limit {
-        return Err(invalid("array longer than the file"));
+/// Reads a snapshot's fields in order, each array starting on an 8-byte boundary.
+struct Cursor<'a> {
+    map: &'a Arc<Mmap>,
+    at: usize,
+}
+
+impl Cursor<'_> {
+    fn bytes(&mut self, len: usize) -> io::Result<&[u8]> {
+        let end = self
+            .at
+            .checked_add(len)
+            .filter(|&end| end <= self.map.len())
+            .ok_or_else(|| invalid("truncated"))?;
+        let out = &self.map[self.at..end];
+        self.at = end.next_multiple_of(8).min(self.map.len());
+        Ok(out)
     }
-    Ok(len as usize)
+
+    fn len(&mut self) -> io::Result<usize> {
+        let b = self.bytes(8)?;
+        let len = u64::from_le_bytes(b.try_into().map_err(|_| invalid("truncated"))?);
+        usize::try_from(len)
+            .ok()
+            .filter(|&l| l <= self.map.len())
+            .ok_or_else(|| invalid("array longer than the file"))
+    }
+
+    /// A `u64` array, mapped in place.
+    fn words(&mut self) -> io::Result<Words> {
+        let len = self.len()?;
+        let start = self.at;
+        self.bytes(len.checked_mul(8).ok_or_else(|| invalid("truncated"))?)?;
+        Words::mapped(self.map, start, len).ok_or_else(|| invalid("misaligned array"))
+    }
+
+    /// A `u32` array, copied.
+    fn u32s(&mut self) -> io::Result<Vec<u32>> {
+        let len = self.len()?;
+        let bytes = self.bytes(len.checked_mul(4).ok_or_else(|| invalid("truncated"))?)?;
+        Ok(bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
 }
 
-fn read_u64s(r: &mut impl Read, limit: u64) -> io::Result<Vec<u64>> {
-    let len = read_len(r, limit)?;
-    let mut v = super::huge_vec(len, |_| 0u64);
-    r.read_exact(bytemuck::cast_slice_mut(&mut v))?;
-    Ok(v)
-}
-
-fn read_u32s(r: &mut impl Read, limit: u64) -> io::Result<Vec<u32>> {
-    let len = read_len(r, limit)?;
-    let mut v = vec![0u32; len];
-    r.read_exact(bytemuck::cast_slice_mut(&mut v))?;
-    skip_pad(r, len * 4)?;
-    Ok(v)
+/// The memory this process may use: the machine's physical memory, or its
+/// control group's limit when that is lower (cgroup v1 or v2), if known.
+fn memory_budget() -> Option<u64> {
+    // SAFETY: sysconf has no preconditions.
+    let (pages, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGE_SIZE),
+        )
+    };
+    let physical = (pages > 0 && page > 0).then(|| pages as u64 * page as u64);
+    let cgroup = std::fs::read_to_string("/proc/self/cgroup")
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|line| {
+                let mut parts = line.splitn(3, ':');
+                let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+                let file = match controllers {
+                    "memory" => format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes"),
+                    "" => format!("/sys/fs/cgroup{path}/memory.max"),
+                    _ => return None,
+                };
+                std::fs::read_to_string(file)
+                    .ok()?
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+        });
+    match (physical, cgroup) {
+        (Some(p), Some(c)) => Some(p.min(c)),
+        (p, c) => p.or(c),
+    }
 }
 
 impl Graph {
@@ -105,46 +160,72 @@ impl Graph {
     /// Reads a snapshot written for `fingerprint`; `Ok(None)` when the file is
     /// missing, of another format version, or was written for another state of the
     /// store. A damaged file is an error.
+    ///
+    /// Mapped or copied: a file of at most half the memory this process may use (the
+    /// machine's, or its control group's limit) is copied into memory backed by
+    /// huge pages, where searches run fastest; a larger one stays mapped, and the
+    /// kernel pages in what the searches touch, so a graph larger than memory works.
+    ///
+    /// Checks: the lengths fit together and the offsets are monotone. A copied
+    /// graph's entries are also checked to name a node; a mapped one is not read in
+    /// full at start (a damaged entry there is still caught by Rust's bounds checks,
+    /// as a panic, never as a wrong read).
     pub fn read_snapshot(path: &Path, fingerprint: &str) -> io::Result<Option<Graph>> {
         let file = match File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
-        let size = file.metadata()?.len();
-        let mut r = BufReader::with_capacity(1 << 20, file);
-        let mut magic = [0u8; 12];
-        let mut version = [0u8; 4];
-        if r.read_exact(&mut magic).is_err() || &magic != MAGIC {
+        // SAFETY: the snapshot is hoptrace's own file, replaced only by rename (so
+        // a mapped file is never rewritten in place); another process truncating it
+        // while mapped is outside what hoptrace supports, as for the database.
+        let map = Arc::new(unsafe { Mmap::map(&file)? });
+        let size = map.len() as u64;
+        let fits = memory_budget().is_none_or(|m| size <= m / 2);
+        #[cfg(unix)]
+        let _ = map.advise(if fits {
+            memmap2::Advice::Sequential
+        } else {
+            memmap2::Advice::Random
+        });
+        let mut r = Cursor { map: &map, at: 0 };
+        if map.len() < 16 || &map[..12] != MAGIC {
             return Ok(None);
         }
-        r.read_exact(&mut version)?;
-        if u32::from_le_bytes(version) != VERSION {
+        if u32::from_le_bytes([map[12], map[13], map[14], map[15]]) != VERSION {
             return Ok(None);
         }
-        let fp_len = read_len(&mut r, 4096)?;
-        let mut fp = vec![0u8; fp_len];
-        r.read_exact(&mut fp)?;
-        skip_pad(&mut r, 12 + 4 + fp_len)?;
-        if fp != fingerprint.as_bytes() {
+        r.at = 16;
+        let fp_len = r.len()?;
+        if r.bytes(fp_len)? != fingerprint.as_bytes() {
             return Ok(None);
         }
-        let limit = size / 4;
+        // A graph that fits is copied into huge-page-backed memory (searches over
+        // 4 KiB file pages pay for it in TLB misses); one that does not stays mapped.
+        let mut words = || -> io::Result<Words> {
+            let w = r.words()?;
+            Ok(if fits {
+                Words::from(super::huge_vec(w.len(), |i| w[i]))
+            } else {
+                w
+            })
+        };
         let out = Adjacency {
-            offsets: read_u64s(&mut r, limit)?,
-            entries: read_u64s(&mut r, limit)?,
+            offsets: words()?,
+            entries: words()?,
         };
         let inn = Adjacency {
-            offsets: read_u64s(&mut r, limit)?,
-            entries: read_u64s(&mut r, limit)?,
+            offsets: words()?,
+            entries: words()?,
         };
-        let raw_len = read_len(&mut r, size)?;
-        let mut raw = vec![0u8; raw_len];
-        r.read_exact(&mut raw)?;
-        skip_pad(&mut r, raw_len)?;
-        let addresses: Vec<Address> = raw.chunks_exact(20).map(Address::from_slice).collect();
-        let by_address = read_u32s(&mut r, limit)?;
-        let external = read_u32s(&mut r, limit)?;
+        let raw_len = r.len()?;
+        let addresses: Vec<Address> = r
+            .bytes(raw_len)?
+            .chunks_exact(20)
+            .map(Address::from_slice)
+            .collect();
+        let by_address = r.u32s()?;
+        let external = r.u32s()?;
         let n = addresses.len();
         let consistent = raw_len == n * 20
             && out.offsets.len() == n + 1
@@ -156,11 +237,12 @@ impl Graph {
             && out.offsets.windows(2).all(|w| w[0] <= w[1])
             && inn.offsets.windows(2).all(|w| w[0] <= w[1])
             && out.entries.len() == inn.entries.len()
-            && out
-                .entries
-                .iter()
-                .chain(&inn.entries)
-                .all(|&e| (e as u32 as usize) < n)
+            && (!fits
+                || out
+                    .entries
+                    .iter()
+                    .chain(inn.entries.iter())
+                    .all(|&e| (e as u32 as usize) < n))
             && by_address
                 .iter()
                 .chain(&external)
