@@ -171,6 +171,15 @@ impl Graph {
     /// full at start (a damaged entry there is still caught by Rust's bounds checks,
     /// as a panic, never as a wrong read).
     pub fn read_snapshot(path: &Path, fingerprint: &str) -> io::Result<Option<Graph>> {
+        Graph::read_snapshot_within(path, fingerprint, memory_budget())
+    }
+
+    /// [`Graph::read_snapshot`] with the memory allowed given.
+    fn read_snapshot_within(
+        path: &Path,
+        fingerprint: &str,
+        budget: Option<u64>,
+    ) -> io::Result<Option<Graph>> {
         let file = match File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -181,7 +190,7 @@ impl Graph {
         // while mapped is outside what hoptrace supports, as for the database.
         let map = Arc::new(unsafe { Mmap::map(&file)? });
         let size = map.len() as u64;
-        let fits = memory_budget().is_none_or(|m| size <= m / 2);
+        let fits = budget.is_none_or(|m| size <= m / 2);
         #[cfg(unix)]
         let _ = map.advise(if fits {
             memmap2::Advice::Sequential
@@ -277,7 +286,19 @@ mod tests {
         let h = Graph::read_snapshot(&path, "fp-1")
             .unwrap()
             .expect("fresh snapshot");
+        assert!(!h.is_mapped());
+        // With too little memory allowed the same file is searched mapped.
+        let m = Graph::read_snapshot_within(&path, "fp-1", Some(0))
+            .unwrap()
+            .expect("fresh snapshot");
+        assert!(m.is_mapped());
         assert_eq!(h.node_count(), 5);
+        for v in 0..5 {
+            assert_eq!(m.address(v), g.address(v));
+            for d in [Direction::Downstream, Direction::Upstream] {
+                assert_eq!(m.adjacency(d).entries(v), g.adjacency(d).entries(v));
+            }
+        }
         for v in 0..5 {
             assert_eq!(h.address(v), g.address(v));
             assert_eq!(h.external_id(v), g.external_id(v));
