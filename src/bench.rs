@@ -94,10 +94,7 @@ pub fn cpu_seconds() -> f64 {
 
 /// Resident set size of this process in bytes (Linux), if known.
 pub fn resident_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    status_bytes("VmRSS:")
 }
 
 fn best_of(runs: usize, mut f: impl FnMut() -> usize) -> (Duration, usize) {
@@ -137,10 +134,12 @@ pub fn run_graph(
         params.addresses,
         t.elapsed()
     )?;
+    figures.peak("generate", params.transfers, out)?;
     let t = Instant::now();
     let graph = Graph::from_edges(addresses, &edges);
     let build = t.elapsed();
     drop(edges);
+    figures.peak("graph_build", params.transfers, out)?;
     let rss_graph = resident_bytes().unwrap_or(0).saturating_sub(rss0);
     let per = |b: u64| b as f64 / params.transfers as f64;
     figures.set("graph_build_s", build.as_secs_f64());
@@ -165,6 +164,7 @@ pub fn run_graph(
         )?;
         graph
     };
+    figures.peak("snapshot", params.transfers, out)?;
     figures.set("graph_bytes_per_transfer", per(graph.heap_bytes() as u64));
     figures.set("graph_rss_bytes_per_transfer", per(rss_graph));
     writeln!(
@@ -233,6 +233,7 @@ pub fn run_haircut(
     let result = Haircut::new(params.addresses, &starts, &expandable).run(&flows);
     let time = t.elapsed();
     let cpu = cpu_seconds() - cpu;
+    figures.peak("haircut", params.transfers, out)?;
     let tainted = result
         .nodes()
         .into_iter()
@@ -370,6 +371,68 @@ impl Figures {
     pub fn get(&self, name: &str) -> Option<f64> {
         self.0.get(name).copied()
     }
+
+    /// Records the peak resident memory since the last call (or the start) as
+    /// `<step>_peak_rss_mib` and, per transfer, `<step>_peak_rss_bytes_per_transfer`,
+    /// prints it, and starts a new peak. Linux only (the peak is the kernel's
+    /// `VmHWM`, reset through `/proc/self/clear_refs`); elsewhere nothing.
+    pub fn peak(
+        &mut self,
+        step: &str,
+        transfers: usize,
+        out: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        let Some(peak) = status_bytes("VmHWM:") else {
+            return Ok(());
+        };
+        let per = peak as f64 / transfers.max(1) as f64;
+        self.set(&format!("{step}_peak_rss_mib"), (peak >> 20) as f64);
+        self.set(&format!("{step}_peak_rss_bytes_per_transfer"), per);
+        writeln!(
+            out,
+            "  peak RSS during {step}: {} MiB ({per:.1} B/transfer)",
+            peak >> 20
+        )?;
+        // Writing 5 resets the peak to the current size (Linux 4.0 and later).
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        Ok(())
+    }
+}
+
+/// A `/proc/self/status` field given in kB, in bytes.
+fn status_bytes(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Writes a label file (hoptrace CSV) naming `params`' seeds as sanctioned.
+pub fn write_labels_csv(params: Synthetic, path: &Path) -> std::io::Result<()> {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(w, "address,category,name,source")?;
+    for s in params.starts() {
+        writeln!(
+            w,
+            "{},sanctioned,synthetic seed {},bench",
+            crate::transfer::lower_hex(&synthetic_address(s.node)),
+            s.node
+        )?;
+    }
+    w.flush()
+}
+
+/// Writes a wallet list (`address` column) of `count` addresses of `params`'
+/// graph, drawn uniformly (with repeats when `count` exceeds the addresses).
+pub fn write_wallets_csv(params: Synthetic, count: usize, path: &Path) -> std::io::Result<()> {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut rng = fastrand::Rng::with_seed(params.rng_seed ^ 0x3A11);
+    writeln!(w, "address")?;
+    for _ in 0..count {
+        let id = rng.u32(0..params.addresses as u32);
+        writeln!(w, "{}", crate::transfer::lower_hex(&synthetic_address(id)))?;
+    }
+    w.flush()
 }
 
 /// Writes what the Python peers (networkx, igraph) need to compute the same
@@ -509,6 +572,7 @@ fn time_searches(
             reached
         )?;
     }
+    figures.peak("temporal_hops", params.transfers, out)?;
     let mut untimed_down = Vec::new();
     for direction in [Direction::Downstream, Direction::Upstream] {
         let (time, reached) = best_of(3, || {
@@ -539,6 +603,7 @@ fn time_searches(
             reached
         )?;
     }
+    figures.peak("untimed_hops", params.transfers, out)?;
     Ok(untimed_down)
 }
 

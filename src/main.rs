@@ -284,6 +284,10 @@ struct BenchArgs {
     /// Size of the exported peer graph.
     #[arg(long, default_value_t = 1_000_000)]
     peer_transfers: usize,
+    /// Wallets scored by `score` on the imported store (0 skips it; needs
+    /// --import-rows).
+    #[arg(long, default_value_t = 1_000_000)]
+    score_wallets: usize,
     /// Run only the haircut step on the synthetic graph (no import, no searches).
     #[arg(long)]
     haircut_only: bool,
@@ -1083,6 +1087,7 @@ fn run_bench(args: BenchArgs) -> Result<()> {
             secs,
             summary.rows as f64 / secs
         )?;
+        figures.peak("import", args.import_rows, &mut out)?;
         let t = Instant::now();
         let (graph, _) = analysis::load(&store)?;
         figures.set("graph_load_sqlite_s", t.elapsed().as_secs_f64());
@@ -1092,6 +1097,7 @@ fn run_bench(args: BenchArgs) -> Result<()> {
             graph.edge_count(),
             t.elapsed().as_secs_f64()
         )?;
+        figures.peak("graph_load_sqlite", args.import_rows, &mut out)?;
         drop(graph);
         let t = Instant::now();
         let (graph, _) = analysis::load(&store)?;
@@ -1102,6 +1108,18 @@ fn run_bench(args: BenchArgs) -> Result<()> {
             graph.edge_count(),
             t.elapsed().as_secs_f64()
         )?;
+        figures.peak("graph_load_snapshot", args.import_rows, &mut out)?;
+        drop(graph);
+        drop(store);
+        if args.score_wallets > 0 {
+            bench_score(
+                dir.path(),
+                import_params,
+                args.score_wallets,
+                &mut figures,
+                &mut out,
+            )?;
+        }
     }
     if let Some(dir) = &args.export_peers {
         let peer_params = Synthetic {
@@ -1114,6 +1132,62 @@ fn run_bench(args: BenchArgs) -> Result<()> {
     }
     bench::run_graph(params, args.max_hops, args.peers, &mut figures, &mut out)?;
     emit_figures(args.json.as_deref(), &figures)
+}
+
+/// Times `hoptrace score` of `wallets` wallets on the store in `dir` (its seeds
+/// imported as labels first), as a child process: the command a batch job runs,
+/// from start to CSV written, with its peak resident memory.
+fn bench_score(
+    dir: &Path,
+    params: bench::Synthetic,
+    wallets: usize,
+    figures: &mut bench::Figures,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let exe = std::env::current_exe()?;
+    let db = dir.join("bench.db");
+    let labels = dir.join("labels.csv");
+    let list = dir.join("wallets.csv");
+    bench::write_labels_csv(params, &labels)?;
+    bench::write_wallets_csv(params, wallets, &list)?;
+    let run = |args: &[&std::ffi::OsStr]| -> Result<()> {
+        let status = std::process::Command::new(&exe)
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .status()?;
+        if !status.success() {
+            bail!("bench: `hoptrace {:?}` failed: {status}", args);
+        }
+        Ok(())
+    };
+    run(&["import".as_ref(), "labels".as_ref(), labels.as_os_str()])?;
+    let scored = dir.join("scored.csv");
+    let t = Instant::now();
+    run(&[
+        "score".as_ref(),
+        list.as_os_str(),
+        "-o".as_ref(),
+        scored.as_os_str(),
+    ])?;
+    let secs = t.elapsed().as_secs_f64();
+    // SAFETY: getrusage only writes the struct it is given.
+    let peak = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage.ru_maxrss as u64 * 1024
+    };
+    figures.set("score_s", secs);
+    figures.set("score_wallets", wallets as f64);
+    figures.set("score_peak_rss_mib", (peak >> 20) as f64);
+    writeln!(
+        out,
+        "score: {wallets} wallets on the {}-transfer store in {secs:.2} s (peak RSS {} MiB)",
+        params.transfers,
+        peak >> 20
+    )?;
+    Ok(())
 }
 
 /// Writes the benchmark figures as JSON to `path`, if given.
