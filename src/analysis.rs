@@ -6,6 +6,8 @@
 //! degree cut-off of automatic hubs. The haircut (value) exposure is added on
 //! request, over the same seeds, services and hubs, and feeds the score.
 
+mod flows;
+
 use std::collections::HashMap;
 
 use alloy_primitives::Address;
@@ -284,16 +286,16 @@ impl Analysis {
             .map(|a| self.policy.dust_threshold(a))
             .collect();
         let expandable = self.expandable();
-        let mut flows = Vec::new();
-        store.for_each_transfer(|block, from, to, asset, amount| {
-            flows.push(Flow {
-                block,
-                from: internal[from as usize],
-                to: internal[to as usize],
-                asset,
-                amount,
-            });
-        })?;
+        let flows: Vec<Flow> = flows::stored_flows(store)?
+            .into_iter()
+            .map(|f| Flow {
+                block: f.block,
+                from: internal[f.from as usize],
+                to: internal[f.to as usize],
+                asset: f.asset,
+                amount: f.amount,
+            })
+            .collect();
         let result = Haircut::new(n, &starts, &expandable).run(&flows);
         // `spent`: sent something after first receiving tainted value (what was
         // sent before cannot be the tainted funds moving on). `significant`:
