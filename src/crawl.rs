@@ -214,7 +214,7 @@ pub async fn crawl(args: &CrawlArgs, store: &mut Store) -> Result<CrawlSummary, 
     {
         Ok(_) => true,
         Err(RpcError::Unsupported { .. }) => {
-            tracing::warn!(target: "crawl", "the node at {} has no trace_filter: native and internal transfers cannot be followed from an address; following ERC-20 only", rpc.url());
+            tracing::info!(target: "crawl", "the node at {} has no trace_filter: native and internal transfers cannot be followed from an address; following ERC-20 only", rpc.url());
             false
         }
         Err(e) => return Err(e.into()),

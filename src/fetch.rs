@@ -596,7 +596,7 @@ pub async fn fetch(
                  so internal transfers were not fetched",
                 rpc.url()
             );
-            tracing::warn!(target: "fetch", "{}", summary.internal);
+            tracing::info!(target: "fetch", "{}", summary.internal);
             kinds.internal = false;
             summary.kinds = kinds;
             None

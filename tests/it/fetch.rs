@@ -470,6 +470,7 @@ fn fetch_through_a_faulty_proxy_equals_the_clean_fetch() {
             truncate: 0.1,
             garbage: false,
             max_log_range: Some(2),
+            deny: &[],
         },
         7,
     );
@@ -651,6 +652,65 @@ fn fetch_bad_input_gives_clear_errors() {
         err.contains("malformed JSON-RPC answer") && err.contains("upstream hiccup"),
         "{err}"
     );
+}
+
+/// A node without trace methods nor `eth_getBlockReceipts` (anvil behind a proxy
+/// that answers "method not found" for them, as geth does for `trace_block` and
+/// providers do for what they disable): the fetch says once that internal
+/// transfers cannot be read, reads receipts one by one, and stores exactly the
+/// native and ERC-20 transfers of the clean fetch. `--rps` spaces the calls.
+#[test]
+fn a_node_without_trace_methods_gives_the_other_kinds_and_says_so() {
+    let node = Devnet::seeded();
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean.db");
+    fetch(&clean, &node.url, &["--kinds", "native,erc20"]);
+    let proxy = Proxy::start(
+        &node.url,
+        Faults {
+            deny: &[
+                "trace_block",
+                "debug_traceBlockByNumber",
+                "eth_getBlockReceipts",
+            ],
+            ..Faults::NONE
+        },
+        3,
+    );
+    let db = dir.path().join("plain.db");
+    let started = Instant::now();
+    let out = hoptrace(&db)
+        .args([
+            "fetch",
+            "--rpc",
+            &proxy.url,
+            "--confirmations",
+            "0",
+            "--rps",
+            "40",
+        ])
+        .output()
+        .unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(
+        err.matches("offers neither trace_block nor debug_traceBlockByNumber")
+            .count(),
+        1,
+        "{err}"
+    );
+    let text = export(&db);
+    assert_eq!(text, export(&clean));
+    assert!(!text.contains(",internal,"));
+    // 18 blocks: 2 units of headers, 50 receipts one by one, 2 log ranges, plus
+    // 5 calls of setup: at 40 calls/s at least 1.3 s.
+    let calls = proxy
+        .stats
+        .requests
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(calls >= 9, "{calls} requests");
+    assert!(secs >= 1.3, "--rps 40 took only {secs:.2} s");
 }
 
 /// A bare anvil on another chain id (devnet.sh always asks for 31337).

@@ -140,6 +140,9 @@ pub(crate) struct Faults {
     pub(crate) garbage: bool,
     /// Refuse `eth_getLogs` over more than this many blocks, as providers do.
     pub(crate) max_log_range: Option<u64>,
+    /// Methods answered with geth's "method not found" error, as a node that
+    /// does not offer them would.
+    pub(crate) deny: &'static [&'static str],
 }
 
 impl Faults {
@@ -153,6 +156,7 @@ impl Faults {
         truncate: 0.0,
         garbage: false,
         max_log_range: None,
+        deny: &[],
     };
 }
 
@@ -299,6 +303,32 @@ fn widest_log_range(body: &[u8]) -> Option<(u64, Value)> {
         .max_by_key(|(w, _)| *w)
 }
 
+/// The "method not found" answer when a request calls a denied method.
+fn denied(body: &[u8], deny: &[&str]) -> Option<String> {
+    if deny.is_empty() {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let calls = match &v {
+        Value::Array(a) => a.clone(),
+        other => vec![other.clone()],
+    };
+    let method = calls
+        .iter()
+        .filter_map(|c| c["method"].as_str())
+        .find(|m| deny.contains(m))?
+        .to_string();
+    let error = |c: &Value| {
+        serde_json::json!({"jsonrpc": "2.0", "id": c["id"].clone(), "error": {
+            "code": -32601,
+            "message": format!("the method {method} does not exist/is not available")}})
+    };
+    Some(match &v {
+        Value::Array(a) => Value::Array(a.iter().map(error).collect()).to_string(),
+        other => error(other).to_string(),
+    })
+}
+
 async fn serve(
     mut conn: tokio::net::TcpStream,
     client: reqwest::Client,
@@ -327,6 +357,10 @@ async fn serve(
                 answer.to_string()
             };
             respond(&mut conn, "200 OK", "", text.as_bytes()).await?;
+            continue;
+        }
+        if let Some(answer) = denied(&body, faults.deny) {
+            respond(&mut conn, "200 OK", "", answer.as_bytes()).await?;
             continue;
         }
         let (roll, delay_roll, delay) = {
@@ -373,13 +407,19 @@ async fn serve(
         edge += faults.truncate;
         if roll < edge {
             stats.faults.fetch_add(1, Ordering::Relaxed);
+            let half = &bytes[..bytes.len() / 2];
+            if delay_roll < 0.5 {
+                // Half the body, honestly sized: not JSON.
+                respond(&mut conn, "200 OK", "", half).await?;
+                continue;
+            }
             // Half the body under a Content-Length that promises all of it.
             let head = format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
                 bytes.len()
             );
             conn.write_all(head.as_bytes()).await?;
-            conn.write_all(&bytes[..bytes.len() / 2]).await?;
+            conn.write_all(half).await?;
             return Ok(());
         }
         respond(&mut conn, &format!("{} OK", status.as_u16()), "", &bytes).await?;
