@@ -3,9 +3,9 @@
 //!
 //! Identities match what `import` gives the same movements (`(tx_hash, kind, index)`):
 //! - native: the `value` of a successful top-level transaction (the receipt's
-//!   status), creations included (the receiver is the receipt's
-//!   `contractAddress`); index 0. Zero-value transactions move nothing and are not
-//!   stored.
+//!   status, or equally the top-level trace frame's error), creations included
+//!   (the receiver is the receipt's `contractAddress`, the frame's created
+//!   address); index 0. Zero-value transactions move nothing and are not stored.
 //! - internal: each value-carrying call frame inside a transaction. `index` is the
 //!   frame's position in the transaction's trace in pre-order (the top-level call is
 //!   position 0), which is the order of both `trace_block` and a flattened
@@ -364,10 +364,12 @@ pub fn erc20(logs: &[Log], timestamps: &HashMap<u64, i64>) -> Result<Vec<Transfe
     Ok(out)
 }
 
-/// Native transfers from a transaction's Parity trace (`trace_transaction`), for
-/// the crawl, which finds transactions through `trace_filter` and has no receipts:
-/// the top-level frame's value when it did not error (a failed transaction's
-/// top-level frame carries the error). Same identity as [`native`]: index 0.
+/// Native transfers from Parity traces (a block's `trace_block` or a
+/// transaction's `trace_transaction`): each top-level frame's value when it did
+/// not error (a failed transaction's top-level frame carries the error), the
+/// receiver being the created contract for a creation. Same identities as
+/// [`native`] (index 0); `fetch` uses it when it reads `trace_block` anyway,
+/// the crawl because it finds transactions through `trace_filter`.
 pub fn parity_native(
     traces: &[LocalizedTransactionTrace],
     block: u64,

@@ -194,9 +194,11 @@ const TRACED: [(&str, &str); 4] = [
     ("block_with_suicide", "0xf7105"),
 ];
 
+/// Native and internal transfers from recorded `trace_block` answers.
 #[test]
 fn internal_transfers_of_recorded_trace_block_answers() {
     let mut all = Vec::new();
+    let mut natives = 0;
     for (dir, block) in TRACED {
         let traces: Vec<LocalizedTransactionTrace> = result(&etl(&format!(
             "test_export_traces_job/{dir}/web3_response.trace_block_{block}.json"
@@ -213,8 +215,22 @@ fn internal_transfers_of_recorded_trace_block_answers() {
         let header = reader.headers().unwrap().clone();
         let col = |n: &str| header.iter().position(|h| h == n).unwrap();
         let mut want = Vec::new();
+        let mut want_native = Vec::new();
         for r in reader.records() {
             let r = r.unwrap();
+            // Top-level frames of successful transactions with a value: native.
+            if r[col("trace_address")].is_empty()
+                && !r[col("transaction_hash")].is_empty()
+                && r[col("value")] != *"0"
+                && &r[col("status")] == "1"
+            {
+                want_native.push((
+                    r[col("transaction_hash")].to_string(),
+                    r[col("from_address")].to_string(),
+                    r[col("to_address")].to_string(),
+                    r[col("value")].to_string(),
+                ));
+            }
             let moving = !r[col("trace_address")].is_empty()
                 && r[col("value")] != *"0"
                 && &r[col("status")] == "1"
@@ -233,7 +249,27 @@ fn internal_transfers_of_recorded_trace_block_answers() {
             .collect();
         assert_eq!(got_rows, want, "block {block}");
         all.extend(got);
+        let native: Vec<_> = decode::parity_native(&traces, number, None)
+            .unwrap()
+            .iter()
+            .map(|t| {
+                assert_eq!((t.kind, t.index), (Kind::Native, 0));
+                (
+                    format!("{}", t.tx_hash),
+                    lower_hex(&t.from),
+                    lower_hex(&t.to),
+                    t.amount.to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(native, want_native, "block {block}");
+        natives += native.len();
     }
+    // Native: 100 and 0.437 ETH (subtraces block), 64.66 ETH (create block: the
+    // creation itself carries no value), 1.1 ETH (error block: the other
+    // transaction ran out of gas and moved nothing); the self-destruct block's
+    // call carries no value.
+    assert_eq!(natives, 4);
     // Only the self-destruct moves value below the top level in these blocks:
     // 0.05 ETH from the destroyed contract to its beneficiary, at position 1.
     assert_eq!(all.len(), 1);
