@@ -34,7 +34,7 @@ pub enum ExportError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Writing failed.
-    #[error("cannot write {target}: {source}")]
+    #[error("cannot write {target}")]
     Write {
         /// The file, or standard output.
         target: String,

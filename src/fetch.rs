@@ -70,7 +70,7 @@ pub enum FetchError {
     #[error("cannot set up the HTTP client: {0}")]
     Client(String),
     /// The first request to the node failed.
-    #[error("cannot reach the node at {url}: {source}")]
+    #[error("cannot reach the node at {url}")]
     Unreachable {
         /// The node's URL, credentials removed.
         url: String,
@@ -108,7 +108,7 @@ pub enum FetchError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The async runtime could not start.
-    #[error("cannot start the async runtime: {0}")]
+    #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
 }
 
@@ -938,8 +938,8 @@ pub fn run_cli(db: &Path, args: &FetchArgs) -> Result<(), FetchError> {
         let secs = started.elapsed().as_secs_f64().max(1e-3);
         match s.last {
             None => eprintln!(
-                "chain {}, head {}: block {} is within {} confirmations of the head; nothing fetched",
-                s.chain_id, s.head, s.first, settings.confirmations
+                "chain {}: nothing to fetch: the node's head is {} and blocks within {} confirmations of it are not stored, so --from-block {} is too recent",
+                s.chain_id, s.head, settings.confirmations, s.first
             ),
             Some(last) if s.blocks == 0 => eprintln!(
                 "chain {}, blocks {}..={}: already fetched ({}); nothing to do",
@@ -959,10 +959,10 @@ pub fn run_cli(db: &Path, args: &FetchArgs) -> Result<(), FetchError> {
                 s.transfers as f64 / secs
             ),
         }
-        if settings.kinds.internal {
+        if settings.kinds.internal && !s.internal.is_empty() {
             eprintln!("internal transfers: {}", s.internal);
         }
-    } else if !s.kinds.internal && settings.kinds.internal {
+    } else if !s.kinds.internal && settings.kinds.internal && !s.internal.is_empty() {
         eprintln!("hoptrace: warning: {}", s.internal);
     }
     Ok(())

@@ -506,13 +506,14 @@ fn fetch_killed_at_several_points_then_resumed_equals_the_clean_fetch() {
     let dir = tempfile::tempdir().unwrap();
     let clean = dir.path().join("clean.db");
     fetch(&clean, &node.url, &[]);
-    // Every request waits 40-120 ms: one block per unit, one unit at a time,
-    // about 4 requests per unit, so the whole fetch takes a few seconds.
+    // Every request waits up to 200 ms: one block per unit, one request at a
+    // time, 3 requests per unit and 4 to start, so a whole fetch takes about 6 s
+    // and the five runs below together do well under half of it.
     let slow = Proxy::start(
         &node.url,
         Faults {
             delay: 1.0,
-            delay_ms: 120,
+            delay_ms: 200,
             ..Faults::NONE
         },
         11,
