@@ -7,7 +7,10 @@
 
 pub mod analysis;
 pub mod bench;
+pub mod crawl;
+pub mod export;
 pub mod exposure;
+pub mod fetch;
 pub mod graph;
 pub mod import;
 pub mod labels;

@@ -79,6 +79,15 @@ enum Command {
         /// The newer report.
         new: PathBuf,
     },
+    /// Fetch native, internal and ERC-20 transfers from an EVM JSON-RPC node
+    /// (resumable: a re-run continues where the last one stopped).
+    Fetch(hoptrace::fetch::FetchArgs),
+    /// Write the store's contents out.
+    #[command(subcommand)]
+    Export(hoptrace::export::ExportCommand),
+    /// Follow the labelled seeds' outgoing transfers hop by hop from a node,
+    /// fetching only those addresses' transfers.
+    Crawl(hoptrace::crawl::CrawlArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -371,6 +380,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench(args) => run_bench(args),
         Command::Policy(PolicyCommand::Show { file }) => policy_show(file.as_deref()),
         Command::Diff { old, new } => score_diff(&old, &new),
+        Command::Fetch(args) => Ok(hoptrace::fetch::run_cli(&cli.db, &args)?),
+        Command::Export(command) => Ok(hoptrace::export::run_cli(&cli.db, &command)?),
+        Command::Crawl(args) => Ok(hoptrace::crawl::run_cli(&cli.db, &args)?),
     }
 }
 

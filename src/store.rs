@@ -903,6 +903,202 @@ impl Store {
         )?;
         Ok(format!("transfer-source {source}, address {address}"))
     }
+
+    // ---- fetching from a node: chain id, checkpoints, batch inserts ----
+
+    /// Tables for fetching, created when a fetch first opens the store:
+    /// `fetched(kind, first, last)` holds the block ranges (inclusive) whose
+    /// transfers of that kind are all stored; adjacent ranges are merged.
+    const FETCH_SCHEMA: &'static str = "
+        CREATE TABLE IF NOT EXISTS fetched(
+            kind INTEGER NOT NULL,
+            first INTEGER NOT NULL,
+            last INTEGER NOT NULL,
+            PRIMARY KEY(kind, first)
+        ) WITHOUT ROWID;";
+
+    /// Prepares the store for a fetch from a node on chain `chain_id`: the first
+    /// fetch records the chain id; a later one from another chain is refused
+    /// (returns the stored id).
+    pub fn begin_fetch(&mut self, chain_id: u64) -> Result<Result<(), u64>, StoreError> {
+        self.conn.execute_batch(Self::FETCH_SCHEMA)?;
+        let tx = self.conn.transaction()?;
+        let stored: Option<String> = tx
+            .query_row("SELECT value FROM meta WHERE key = 'chain_id'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match stored {
+            Some(s) => {
+                let id: u64 = s
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt(format!("chain id {s:?}")))?;
+                if id != chain_id {
+                    return Ok(Err(id));
+                }
+            }
+            None => {
+                tx.execute(
+                    "INSERT INTO meta(key, value) VALUES ('chain_id', ?1)",
+                    [chain_id.to_string()],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(Ok(()))
+    }
+
+    /// The chain id recorded by the first fetch, if any.
+    pub fn chain_id(&self) -> Result<Option<u64>, StoreError> {
+        let stored: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'chain_id'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        stored
+            .map(|s| {
+                s.parse()
+                    .map_err(|_| StoreError::Corrupt(format!("chain id {s:?}")))
+            })
+            .transpose()
+    }
+
+    /// The block ranges (inclusive, sorted) whose `kind` transfers are all stored.
+    pub fn fetched_ranges(&self, kind: Kind) -> Result<Vec<(u32, u32)>, StoreError> {
+        self.conn.execute_batch(Self::FETCH_SCHEMA)?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT first, last FROM fetched WHERE kind = ?1 ORDER BY first")?;
+        let rows = stmt.query_map([kind.code()], |r| {
+            Ok((r.get::<_, i64>(0)? as u32, r.get::<_, i64>(1)? as u32))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Adds a source for one fetch run (`what` says node and range) and returns
+    /// its id, for [`Store::insert_fetched`].
+    pub fn add_fetch_source(&mut self, node: &str, what: &str) -> Result<i64, StoreError> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        self.conn.execute(
+            "INSERT INTO sources(kind, path, format, sha256, options, imported_at, rows, inserted)
+             VALUES ('transfers', ?1, 'json-rpc', ?2, ?3, ?4, 0, 0)",
+            params![
+                node,
+                format!("fetch-{nanos}-{}", std::process::id()),
+                what,
+                now_rfc3339()
+            ],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Stores fetched transfers and records the block ranges they complete, in ONE
+    /// transaction: after a crash either both are in the store or neither is, so
+    /// a resumed fetch neither misses nor repeats a range. Transfers already stored
+    /// (same identity) are ignored. Returns how many were new.
+    pub fn insert_fetched(
+        &mut self,
+        source_id: i64,
+        transfers: &[Transfer],
+        done: &[(Kind, u32, u32)],
+    ) -> Result<u64, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut interner = Interner::new();
+        let mut inserted = 0u64;
+        {
+            let mut single = tx.prepare_cached(&insert_sql(1))?;
+            single.raw_bind_parameter(10, source_id)?;
+            for t in transfers {
+                let row = RowIds {
+                    from: interner.address(&tx, &t.from)?,
+                    to: interner.address(&tx, &t.to)?,
+                    asset: interner.asset(&tx, &t.asset)?,
+                };
+                bind_transfer(&mut single, 0, t, &row)?;
+                inserted += single.raw_execute()? as u64;
+            }
+            for &(kind, first, last) in done {
+                // Merge with the ranges this one overlaps or touches.
+                let (lo, hi): (i64, i64) = tx.query_row(
+                    "SELECT MIN(MIN(first), ?2), MAX(MAX(last), ?3) FROM fetched
+                     WHERE kind = ?1 AND first <= ?3 + 1 AND last + 1 >= ?2",
+                    params![kind.code(), first, last],
+                    |r| {
+                        Ok((
+                            r.get::<_, Option<i64>>(0)?.unwrap_or(i64::from(first)),
+                            r.get::<_, Option<i64>>(1)?.unwrap_or(i64::from(last)),
+                        ))
+                    },
+                )?;
+                tx.execute(
+                    "DELETE FROM fetched WHERE kind = ?1 AND first <= ?3 + 1 AND last + 1 >= ?2",
+                    params![kind.code(), first, last],
+                )?;
+                tx.execute(
+                    "INSERT INTO fetched(kind, first, last) VALUES (?1, ?2, ?3)",
+                    params![kind.code(), lo, hi],
+                )?;
+            }
+        }
+        tx.execute(
+            "UPDATE sources SET rows = rows + ?1, inserted = inserted + ?2 WHERE id = ?3",
+            params![transfers.len() as i64, inserted as i64, source_id],
+        )?;
+        tx.commit()?;
+        Ok(inserted)
+    }
+
+    /// Streams every stored transfer, zero amounts included, in the table's key
+    /// order (block, tx hash, kind, index), for `export`.
+    pub fn for_each_stored_transfer(
+        &self,
+        mut each: impl FnMut(&Transfer) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        let addresses = self.addresses()?;
+        let assets = self.assets()?;
+        let mut stmt = self.conn.prepare(
+            "SELECT block, tx_hash, kind, idx, timestamp, from_id, to_id, asset_id, amount
+             FROM transfers ORDER BY block, tx_hash, kind, idx",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut n = 0;
+        let address = |id: i64| {
+            addresses
+                .get((id - 1) as usize)
+                .copied()
+                .ok_or_else(|| StoreError::Corrupt(format!("address id {id}")))
+        };
+        while let Some(row) = rows.next()? {
+            let hash: Vec<u8> = row.get(1)?;
+            let amount: Vec<u8> = row.get(8)?;
+            if hash.len() != 32 || amount.len() != 32 {
+                return Err(StoreError::Corrupt("bad tx hash or amount blob".into()));
+            }
+            let kind: i64 = row.get(2)?;
+            let asset: i64 = row.get(7)?;
+            let t = Transfer {
+                block: row.get::<_, i64>(0)? as u32,
+                timestamp: row.get(4)?,
+                tx_hash: B256::from_slice(&hash),
+                kind: Kind::from_code(kind)
+                    .ok_or_else(|| StoreError::Corrupt(format!("kind {kind}")))?,
+                index: row.get::<_, i64>(3)? as u32,
+                from: address(row.get(5)?)?,
+                to: address(row.get(6)?)?,
+                asset: *assets
+                    .get((asset - 1) as usize)
+                    .ok_or_else(|| StoreError::Corrupt(format!("asset id {asset}")))?,
+                amount: U256::from_be_slice(&amount),
+            };
+            each(&t)?;
+            n += 1;
+        }
+        Ok(n)
+    }
 }
 
 #[cfg(test)]

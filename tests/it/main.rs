@@ -4,6 +4,11 @@
 mod bad_input;
 mod cli;
 mod common;
+mod crawl;
+mod export;
+mod fetch;
+mod fetch_fixtures;
+mod fetch_node;
 mod haircut;
 mod ignore_time;
 mod labels;
