@@ -419,15 +419,20 @@ impl<'a> Haircut<'a> {
     /// Runs the haircut over `flows` (in chain order; any pushed flows are ignored).
     pub fn run(&self, flows: &[Flow]) -> HaircutResult {
         let n = self.since.len();
-        let (legs, bounds) = split_by_asset(flows);
-        // The dense asset: the largest (ties to the smaller id).
-        let largest = (0..bounds.len() - 1)
-            .max_by(|&a, &b| {
-                (bounds[a + 1] - bounds[a])
-                    .cmp(&(bounds[b + 1] - bounds[b]))
-                    .then(b.cmp(&a))
-            })
-            .filter(|&a| bounds[a + 1] > bounds[a]);
+        // The dense asset, the one with the most flows (ties to the smaller id), is
+        // read straight from `flows`; the others are split out.
+        let mut counts: Vec<usize> = Vec::new();
+        for f in flows.iter().filter(|f| !f.amount.is_zero()) {
+            let a = f.asset as usize;
+            if a >= counts.len() {
+                counts.resize(a + 1, 0);
+            }
+            counts[a] += 1;
+        }
+        let largest = (0..counts.len())
+            .max_by(|&a, &b| counts[a].cmp(&counts[b]).then(b.cmp(&a)))
+            .filter(|&a| counts[a] > 0);
+        let (legs, bounds) = split_by_asset(flows, &counts, largest);
         let mut carried = vec![false; flows.len()];
         let (dense, others, marks) = std::thread::scope(|scope| {
             let others = scope.spawn(|| {
@@ -442,8 +447,7 @@ impl<'a> Haircut<'a> {
                 }
                 (runs, marks)
             });
-            let dense = largest
-                .map(|a| self.run_dense(a as u32, &legs[bounds[a]..bounds[a + 1]], &mut carried));
+            let dense = largest.map(|a| self.run_dense(a as u32, flows, &mut carried));
             let (runs, marks) = others
                 .join()
                 .unwrap_or_else(|e| std::panic::resume_unwind(e));
@@ -465,12 +469,23 @@ impl<'a> Haircut<'a> {
         }
     }
 
-    /// The dense asset: local numbers are the address ids.
-    fn run_dense(&self, asset: u32, legs: &[Leg], carried: &mut [bool]) -> AssetRun {
+    /// The dense asset, read from `flows`: local numbers are the address ids.
+    fn run_dense(&self, asset: u32, flows: &[Flow], carried: &mut [bool]) -> AssetRun {
         let mut holdings = huge_vec(self.since.len(), |v| self.holding(v as u32));
         let mut inflows = huge_vec(holdings.len(), |_| Inflow::default());
+        let leg = |i: usize| {
+            let f = &flows[i];
+            (f.asset == asset && !f.amount.is_zero()).then(|| Leg {
+                from: f.from,
+                to: f.to,
+                block: f.block,
+                flow: i as u32,
+                amount: to_u128(f.amount),
+            })
+        };
         pass(
-            legs,
+            flows.len(),
+            leg,
             &mut holdings,
             &mut inflows,
             |v| v,
@@ -515,7 +530,8 @@ impl<'a> Haircut<'a> {
         let mut holdings = huge_vec(nodes.len(), |i| self.holding(nodes[i]));
         let mut inflows = huge_vec(nodes.len(), |_| Inflow::default());
         pass(
-            &local,
+            local.len(),
+            |i| Some(local[i]),
             &mut holdings,
             &mut inflows,
             |local| nodes[local as usize],
@@ -529,20 +545,13 @@ impl<'a> Haircut<'a> {
     }
 }
 
-/// Splits `flows` by asset, keeping chain order within each, and drops zero
-/// amounts. Returns the legs (global address ids) and each asset's range of them.
-fn split_by_asset(flows: &[Flow]) -> (Vec<Leg>, Vec<usize>) {
-    let assets = flows
-        .iter()
-        .map(|f| f.asset as usize + 1)
-        .max()
-        .unwrap_or(0);
-    let mut bounds = vec![0usize; assets + 1];
-    for f in flows.iter().filter(|f| !f.amount.is_zero()) {
-        bounds[f.asset as usize + 1] += 1;
-    }
-    for a in 0..assets {
-        bounds[a + 1] += bounds[a];
+/// Splits `flows` by asset (`counts` flows each), keeping chain order within each,
+/// and drops zero amounts and the flows of `skip`. Returns the legs (global
+/// address ids) and each asset's range of them.
+fn split_by_asset(flows: &[Flow], counts: &[usize], skip: Option<usize>) -> (Vec<Leg>, Vec<usize>) {
+    let mut bounds = vec![0usize; counts.len() + 1];
+    for a in 0..counts.len() {
+        bounds[a + 1] = bounds[a] + if Some(a) == skip { 0 } else { counts[a] };
     }
     let mut next = bounds.clone();
     let mut legs = vec![
@@ -553,42 +562,49 @@ fn split_by_asset(flows: &[Flow]) -> (Vec<Leg>, Vec<usize>) {
             flow: 0,
             amount: 0,
         };
-        bounds[assets]
+        bounds[counts.len()]
     ];
     for (i, f) in flows.iter().enumerate() {
-        if f.amount.is_zero() {
+        let a = f.asset as usize;
+        if f.amount.is_zero() || Some(a) == skip {
             continue;
         }
-        let slot = &mut next[f.asset as usize];
-        legs[*slot] = Leg {
+        legs[next[a]] = Leg {
             from: f.from,
             to: f.to,
             block: f.block,
             flow: i as u32,
             amount: to_u128(f.amount),
         };
-        *slot += 1;
+        next[a] += 1;
     }
     (legs, bounds)
 }
 
-/// The haircut pass over one asset's legs (local numbers, chain order). `node`
-/// gives a local number's address id (seeds are named by it); `carried` is called
-/// with the flow number of every leg that carried taint.
+/// The haircut pass over one asset's legs, `leg(i)` for `i` in `0..count` (local
+/// numbers, chain order; `None` for a position that is not one). `node` gives a
+/// local number's address id (seeds are named by it); `carried` is called with the
+/// flow number of every leg that carried taint.
 fn pass(
-    legs: &[Leg],
+    count: usize,
+    leg: impl Fn(usize) -> Option<Leg>,
     holdings: &mut [Holding],
     inflows: &mut [Inflow],
     node: impl Fn(u32) -> u32,
     mut carried: impl FnMut(u32),
 ) {
     const AHEAD: usize = 16;
-    for (i, leg) in legs.iter().enumerate() {
-        if let Some(next) = legs.get(i + AHEAD) {
+    for i in 0..count {
+        if i + AHEAD < count
+            && let Some(next) = leg(i + AHEAD)
+        {
             prefetch(&holdings[next.from as usize]);
             prefetch(&holdings[next.to as usize]);
             prefetch(&inflows[next.to as usize]);
         }
+        let Some(leg) = leg(i) else {
+            continue;
+        };
         let amount = leg.amount;
         let amount_f = amount as f64;
         let (s, r) = (leg.from as usize, leg.to as usize);
