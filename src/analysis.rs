@@ -6,6 +6,8 @@
 //! degree cut-off of automatic hubs. The haircut (value) exposure is added on
 //! request, over the same seeds, services and hubs, and feeds the score.
 
+pub mod setup;
+
 use std::collections::HashMap;
 
 use alloy_primitives::Address;

@@ -14,5 +14,6 @@ pub mod labels;
 pub mod policy;
 pub mod report;
 pub mod score;
+pub mod serve;
 pub mod store;
 pub mod transfer;

@@ -10,4 +10,5 @@ mod labels;
 mod properties;
 mod real_cases;
 mod scoring;
+mod serve;
 mod snapshot;
