@@ -4,6 +4,7 @@
 //! a reload never changes or drops data under a request in flight; the old state
 //! is freed when its last request finishes.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -14,9 +15,11 @@ use serde::Serialize;
 
 use crate::analysis::Analysis;
 use crate::analysis::setup::{self, EvidenceError, NoteKind, Options, SetupError};
+use crate::exposure::Step;
 use crate::graph::Direction;
-use crate::report::{self, CheckResult, Evidence};
+use crate::report::{self, CheckResult, Evidence, Provenance};
 use crate::store::{LabelCount, Store, StoreError};
+use crate::transfer::Transfer;
 
 /// Why data could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -84,11 +87,68 @@ pub struct Status {
 /// One loaded analysis and what answering from it needs.
 pub struct Loaded {
     analysis: Analysis,
+    /// Computed once: the same for every address.
+    provenance: Provenance,
     /// Read connections for evidence lookups, taken and returned per request.
     stores: Mutex<Vec<Store>>,
+    /// Evidence transfers already looked up.
+    transfers: TransferCache,
     db: PathBuf,
     status: Status,
 }
+
+/// Evidence transfers by step, shared by all requests on one [`Loaded`]: paths
+/// from the same seeds share their first hops, so most steps are looked up in
+/// SQLite once. Sharded to keep lock hold times short; a shard that reaches its
+/// bound is cleared (memory stays bounded; a cleared entry is looked up again).
+struct TransferCache {
+    shards: Vec<Mutex<Shard>>,
+    per_shard: usize,
+}
+
+/// An evidence step: (from node, to node, block).
+type StepKey = (u32, u32, u32);
+
+/// One shard of the [`TransferCache`].
+type Shard = HashMap<StepKey, Transfer>;
+
+impl TransferCache {
+    const SHARDS: usize = 16;
+
+    fn new(capacity: usize) -> TransferCache {
+        TransferCache {
+            shards: (0..Self::SHARDS)
+                .map(|_| Mutex::new(HashMap::new()))
+                .collect(),
+            per_shard: capacity / Self::SHARDS,
+        }
+    }
+
+    fn shard(&self, key: StepKey) -> &Mutex<Shard> {
+        let h = key.0 ^ key.1.rotate_left(11) ^ key.2.rotate_left(22);
+        &self.shards[(h as usize) % Self::SHARDS]
+    }
+
+    fn get(&self, key: StepKey) -> Option<Transfer> {
+        lock(self.shard(key)).get(&key).cloned()
+    }
+
+    fn insert(&self, key: StepKey, transfer: Transfer) {
+        let mut shard = lock(self.shard(key));
+        if shard.len() >= self.per_shard {
+            shard.clear();
+        }
+        shard.insert(key, transfer);
+    }
+}
+
+/// Locks `m`; a panic elsewhere while holding it leaves plain data, still usable.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Most evidence transfers cached per loaded state (about 200 bytes each).
+const CACHED_TRANSFERS: usize = 1 << 20;
 
 /// Why one address could not be answered.
 #[derive(Debug, thiserror::Error)]
@@ -152,8 +212,10 @@ impl Loaded {
             "data loaded"
         );
         Ok(Loaded {
+            provenance: report::provenance(&analysis),
             analysis,
             stores: Mutex::new(vec![store]),
+            transfers: TransferCache::new(CACHED_TRANSFERS),
             db: db.to_path_buf(),
             status,
         })
@@ -166,35 +228,50 @@ impl Loaded {
 
     /// What `check` says about `address`, evidence included.
     pub fn check(&self, address: &Address) -> Result<CheckResult, AnswerError> {
-        let store = self.take_store()?;
-        let result = {
-            let mut evidence = Evidence::new(setup::lookup(&store, &self.analysis.graph));
-            report::check(&self.analysis, address, &mut evidence)
-        };
-        self.return_store(store);
-        Ok(result?)
+        self.answer(|one| one(address))
     }
 
     /// What `check` says about each of `addresses`, in order.
     pub fn check_all(&self, addresses: &[Address]) -> Result<Vec<CheckResult>, AnswerError> {
-        let store = self.take_store()?;
+        self.answer(|one| addresses.iter().map(one).collect())
+    }
+
+    /// Runs `f` with a function answering one address; evidence comes from the
+    /// shared cache, else from one pooled connection held for the whole call.
+    fn answer<R>(
+        &self,
+        f: impl FnOnce(
+            &mut dyn FnMut(&Address) -> Result<CheckResult, AnswerError>,
+        ) -> Result<R, AnswerError>,
+    ) -> Result<R, AnswerError> {
+        let mut store: Option<Store> = None;
         let result = {
-            let mut evidence = Evidence::new(setup::lookup(&store, &self.analysis.graph));
-            addresses
-                .iter()
-                .map(|a| report::check(&self.analysis, a, &mut evidence))
-                .collect::<Result<Vec<_>, _>>()
+            let graph = &self.analysis.graph;
+            let mut evidence = Evidence::new(|s: Step| -> Result<Transfer, AnswerError> {
+                let key = (s.from, s.to, s.block);
+                if let Some(t) = self.transfers.get(key) {
+                    return Ok(t);
+                }
+                let conn = match &mut store {
+                    Some(c) => c,
+                    None => store.insert(self.take_store()?),
+                };
+                let t = setup::lookup(conn, graph)(s)?;
+                self.transfers.insert(key, t.clone());
+                Ok(t)
+            });
+            f(&mut |a: &Address| {
+                report::check_with(&self.analysis, &self.provenance, a, &mut evidence)
+            })
         };
-        self.return_store(store);
-        Ok(result?)
+        if let Some(s) = store {
+            self.return_store(s);
+        }
+        result
     }
 
     fn take_store(&self) -> Result<Store, StoreError> {
-        let pooled = self
-            .stores
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .pop();
+        let pooled = lock(&self.stores).pop();
         match pooled {
             Some(s) => Ok(s),
             None => Store::open(&self.db),
@@ -202,10 +279,7 @@ impl Loaded {
     }
 
     fn return_store(&self, store: Store) {
-        self.stores
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(store);
+        lock(&self.stores).push(store);
     }
 }
 
