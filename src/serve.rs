@@ -118,7 +118,7 @@ pub enum ServeError {
     #[error("{0}")]
     Setting(String),
     /// Listening or serving failed.
-    #[error("cannot serve on {addr}: {source}")]
+    #[error("cannot serve on {addr}")]
     Io {
         /// The address.
         addr: String,
@@ -204,12 +204,15 @@ pub async fn serve(
 
 /// Loads the data and resolves the settings of `args`.
 pub fn prepare(db: &Path, args: &ServeArgs) -> Result<App, ServeError> {
-    if !(args.timeout.is_finite() && args.timeout > 0.0) {
-        return Err(ServeError::Setting(format!(
-            "--timeout must be a positive number of seconds, not {}",
-            args.timeout
-        )));
-    }
+    let timeout = Duration::try_from_secs_f64(args.timeout)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .ok_or_else(|| {
+            ServeError::Setting(format!(
+                "--timeout must be a positive, finite number of seconds, not {}",
+                args.timeout
+            ))
+        })?;
     let token = args.token_file.as_deref().map(Token::read).transpose()?;
     let options = Options {
         policy: args.policy.clone(),
@@ -223,7 +226,7 @@ pub fn prepare(db: &Path, args: &ServeArgs) -> Result<App, ServeError> {
         settings: Settings {
             max_batch: args.max_batch as usize,
             body_limit: args.body_limit,
-            timeout: Duration::from_secs_f64(args.timeout),
+            timeout,
             concurrency: args.concurrency as usize,
             token,
         },

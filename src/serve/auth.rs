@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     /// The file cannot be read.
-    #[error("cannot read token file {path}: {source}")]
+    #[error("cannot read token file {path}")]
     Read {
         /// The file.
         path: String,
