@@ -7,6 +7,7 @@
 //! request, over the same seeds, services and hubs, and feeds the score.
 
 mod flows;
+pub mod setup;
 
 use std::collections::HashMap;
 

@@ -17,5 +17,6 @@ pub mod labels;
 pub mod policy;
 pub mod report;
 pub mod score;
+pub mod serve;
 pub mod store;
 pub mod transfer;

@@ -12,14 +12,14 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use hoptrace::analysis::{self, Analysis, RiskLevel};
+use hoptrace::analysis::{self, Analysis, RiskLevel, setup};
 use hoptrace::bench::{self, Synthetic};
 use hoptrace::exposure::Step;
 use hoptrace::graph::{Direction, Graph};
 use hoptrace::import::read_wallets;
+use hoptrace::labels::Category;
 use hoptrace::labels::diff::{self, Change};
 use hoptrace::labels::formats::{self, LabelFormat, ReadOptions};
-use hoptrace::labels::{Category, since};
 use hoptrace::policy::Policy;
 use hoptrace::report::{self, Evidence, Format};
 use hoptrace::store::{Store, StoreError};
@@ -88,6 +88,9 @@ enum Command {
     /// Follow the labelled seeds' outgoing transfers hop by hop from a node,
     /// fetching only those addresses' transfers.
     Crawl(hoptrace::crawl::CrawlArgs),
+    /// The screening server: an HTTP API answering `check` from memory (see
+    /// README, "Screening server").
+    Serve(hoptrace::serve::ServeArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -383,6 +386,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Fetch(args) => Ok(hoptrace::fetch::run_cli(&cli.db, &args)?),
         Command::Export(command) => Ok(hoptrace::export::run_cli(&cli.db, &command)?),
         Command::Crawl(args) => Ok(hoptrace::crawl::run_cli(&cli.db, &args)?),
+        Command::Serve(args) => Ok(hoptrace::serve::run(&cli.db, args)?),
     }
 }
 
@@ -550,80 +554,24 @@ fn open_existing(db: &Path) -> Result<Store> {
 }
 
 fn analyse(store: &Store, search: SearchArgs, directions: &[Direction]) -> Result<Analysis> {
-    let t = Instant::now();
-    let (graph, mut labels) = analysis::load(store)?;
-    let bundled = labels.is_empty();
-    if bundled {
-        labels = bundled_seeds()?;
-        eprintln!(
-            "hoptrace: note: the store has no labels: using the {} bundled seeds (OFAC SDN EVM addresses of 2026-08-20, Ronin/Lazarus cluster; see fixtures/seeds/README.md); import labels to choose your own",
-            labels.len()
-        );
-    }
-    for note in since::resolve(&mut labels, |t| store.block_at_or_after(t))? {
-        let kind = if note.block.is_some() {
-            "note"
-        } else {
-            "warning"
-        };
-        eprintln!("hoptrace: {kind}: {}", note.message);
-    }
-    tracing::info!(
-        nodes = graph.node_count(),
-        edges = graph.edge_count(),
-        elapsed = ?t.elapsed(),
-        "graph loaded"
-    );
-    let mut policy = match &search.policy {
-        Some(path) => Policy::load(path)?,
-        None => Policy::default(),
+    let options = setup::Options {
+        policy: search.policy,
+        max_hops: search.max_hops,
+        no_haircut: search.no_haircut,
+        ignore_time: search.ignore_time,
     };
-    if let Some(h) = search.max_hops {
-        policy.max_hops = h;
-    }
-    let t = Instant::now();
-    let mut a = Analysis::with_policy(graph, labels, policy, directions, !search.ignore_time);
-    a.data_block = store.max_block()?;
-    tracing::info!(seeds = a.seeds.len(), elapsed = ?t.elapsed(), "hops computed");
-    if !search.no_haircut {
-        let t = Instant::now();
-        a.add_haircut(store)?;
-        tracing::info!(elapsed = ?t.elapsed(), "haircut computed");
-    }
-    if !a.hubs.is_empty() {
-        eprintln!(
-            "hoptrace: note: {} address(es) above the policy's hub degree {} are reached but not expanded",
-            a.hubs.len(),
-            a.policy.hub_degree
-        );
-    }
-    if a.seeds.is_empty() {
-        if bundled {
-            eprintln!(
-                "hoptrace: warning: none of the bundled seeds appears in the stored transfers: nothing can be reached"
-            );
-        } else {
-            eprintln!(
-                "hoptrace: warning: the store has no seed labels: nothing can be reached (import labels first)"
-            );
-        }
-    }
-    Ok(a)
+    Ok(setup::analyse(
+        store,
+        &options,
+        directions,
+        |kind, message| eprintln!("hoptrace: {}: {message}", kind.as_str()),
+    )?)
 }
 
 /// Resolves an evidence step (graph nodes) to the stored transfer it stands for.
 fn lookup<'a>(store: &'a Store, graph: &'a Graph) -> impl FnMut(Step) -> Result<Transfer> + 'a {
-    move |s: Step| {
-        let (from, to) = (graph.external_id(s.from), graph.external_id(s.to));
-        store.find_transfer(from, to, s.block)?.with_context(|| {
-            format!(
-                "evidence transfer {} -> {} in block {} is missing from the store",
-                graph.address(s.from),
-                graph.address(s.to),
-                s.block
-            )
-        })
-    }
+    let mut lookup = setup::lookup(store, graph);
+    move |s: Step| Ok(lookup(s)?)
 }
 
 /// Writes through `write` to `output` (atomically: a temporary file renamed into
@@ -802,24 +750,6 @@ fn score(db: &Path, args: ScoreArgs) -> Result<()> {
         }
         Ok(())
     })
-}
-
-const BUNDLED_OFAC: &str = include_str!("../fixtures/seeds/ofac-sdn-evm.csv");
-const BUNDLED_RONIN: &str = include_str!("../fixtures/seeds/ronin-lazarus.csv");
-
-/// The bundled default seeds, read with the same CSV reader as any label file.
-fn bundled_seeds() -> Result<Vec<hoptrace::labels::Label>> {
-    let dir = tempfile::tempdir()?;
-    let mut labels = Vec::new();
-    for (name, text) in [
-        ("ofac-sdn-evm.csv", BUNDLED_OFAC),
-        ("ronin-lazarus.csv", BUNDLED_RONIN),
-    ] {
-        let path = dir.path().join(name);
-        std::fs::write(&path, text)?;
-        labels.extend(formats::read(&path, LabelFormat::Csv, &ReadOptions::default())?.labels);
-    }
-    Ok(labels)
 }
 
 const DEMO_TRANSFERS: &str = include_str!("../fixtures/ronin/transfers.csv");

@@ -594,6 +594,20 @@ pub fn check<F, E>(
 where
     F: FnMut(Step) -> Result<Transfer, E>,
 {
+    check_with(analysis, &provenance(analysis), address, evidence)
+}
+
+/// As [`check`], with the analysis's [`provenance`] computed once by the caller
+/// (a server answering many addresses from one analysis).
+pub fn check_with<F, E>(
+    analysis: &Analysis,
+    provenance: &Provenance,
+    address: &alloy_primitives::Address,
+    evidence: &mut Evidence<F>,
+) -> Result<CheckResult, E>
+where
+    F: FnMut(Step) -> Result<Transfer, E>,
+{
     let Some(node) = analysis.node(address) else {
         return Ok(CheckResult {
             address: lower_hex(address),
@@ -609,7 +623,7 @@ where
             score: 0,
             score_level: "none",
             exposure: Vec::new(),
-            provenance: provenance(analysis),
+            provenance: provenance.clone(),
         });
     };
     let own: &[Label] = analysis.labels.get(&node).map_or(&[], Vec::as_slice);
@@ -656,7 +670,7 @@ where
                 })
                 .collect()
         }),
-        provenance: provenance(analysis),
+        provenance: provenance.clone(),
     })
 }
 

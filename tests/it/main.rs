@@ -15,4 +15,5 @@ mod labels;
 mod properties;
 mod real_cases;
 mod scoring;
+mod serve;
 mod snapshot;
