@@ -795,15 +795,19 @@ fn demo() -> Result<()> {
 fn stats(db: &Path) -> Result<()> {
     let store = open_existing(db)?;
     let (transfers, addresses, labels, sources) = store.counts()?;
-    println!("database      {}", db.display());
-    println!("transfers     {transfers}");
-    println!("addresses     {addresses}");
-    println!("labels        {labels}");
-    println!("sources       {sources}");
-    if let Some(b) = store.max_block()? {
-        println!("latest block  {b}");
-    }
-    Ok(())
+    let latest = store.max_block()?;
+    // Through `emit`, so that `stats | head` ends quietly instead of panicking.
+    emit(None, |w| {
+        writeln!(w, "database      {}", db.display())?;
+        writeln!(w, "transfers     {transfers}")?;
+        writeln!(w, "addresses     {addresses}")?;
+        writeln!(w, "labels        {labels}")?;
+        writeln!(w, "sources       {sources}")?;
+        if let Some(b) = latest {
+            writeln!(w, "latest block  {b}")?;
+        }
+        Ok(())
+    })
 }
 
 fn label_stats(db: &Path, format: ListFormat) -> Result<()> {

@@ -892,16 +892,22 @@ impl Store {
     }
 
     /// A value that changes whenever the graph built from the store would: every
-    /// transfer import that stores anything adds a source, and every new address
-    /// takes the next id.
+    /// transfer import that stores anything adds a source, a fetch counts each
+    /// batch it stores in its source's `inserted`, and every new address takes the
+    /// next id.
     pub fn graph_fingerprint(&self) -> Result<String, StoreError> {
-        let (source, address): (i64, i64) = self.conn.query_row(
+        // A fetch adds one source and then transfers batch by batch, counting them
+        // in its `inserted`: the sum changes with every batch.
+        let (source, inserted, address): (i64, i64, i64) = self.conn.query_row(
             "SELECT (SELECT COALESCE(MAX(id), 0) FROM sources WHERE kind = 'transfers'),
+                    (SELECT COALESCE(SUM(inserted), 0) FROM sources WHERE kind = 'transfers'),
                     (SELECT COALESCE(MAX(id), 0) FROM addresses)",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
-        Ok(format!("transfer-source {source}, address {address}"))
+        Ok(format!(
+            "transfer-source {source}, inserted {inserted}, address {address}"
+        ))
     }
 
     // ---- fetching from a node: chain id, checkpoints, batch inserts ----
