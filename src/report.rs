@@ -334,8 +334,17 @@ fn path_hashes(path: &[PathTransfer]) -> String {
         .join(">")
 }
 
-/// Writes findings in `format`.
-/// `policy_hash` goes into a CSV column (JSON findings are wrapped by the caller).
+/// A finding as `trace` writes it in JSON: with the hash of the policy it was
+/// scored under, as in the CSV's `policy_hash` column.
+#[derive(Serialize)]
+struct Row<'a> {
+    #[serde(flatten)]
+    finding: &'a Finding,
+    policy_hash: &'a str,
+}
+
+/// Writes findings in `format`, each with `policy_hash` (a CSV column, a JSON
+/// field; the table leaves it out).
 pub fn write_findings(
     findings: &[Finding],
     format: Format,
@@ -384,12 +393,25 @@ pub fn write_findings(
             w.flush()
         }
         Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, findings)?;
+            let rows: Vec<Row> = findings
+                .iter()
+                .map(|finding| Row {
+                    finding,
+                    policy_hash,
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut *out, &rows)?;
             writeln!(out)
         }
         Format::Jsonl => {
-            for f in findings {
-                serde_json::to_writer(&mut *out, f)?;
+            for finding in findings {
+                serde_json::to_writer(
+                    &mut *out,
+                    &Row {
+                        finding,
+                        policy_hash,
+                    },
+                )?;
                 writeln!(out)?;
             }
             Ok(())
