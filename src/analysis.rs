@@ -102,16 +102,35 @@ pub struct HaircutExposure {
     pub significant: Vec<bool>,
 }
 
+/// The seeds as search starts, sorted by node.
+fn starts_of(seeds: &HashMap<u32, Seed>) -> Vec<Start> {
+    let mut starts: Vec<Start> = seeds
+        .iter()
+        .map(|(&node, s)| Start {
+            node,
+            since: s.since_block,
+        })
+        .collect();
+    starts.sort_unstable_by_key(|s| s.node);
+    starts
+}
+
+/// The path of a cache file beside the store's database (`DB` + `suffix`); `None`
+/// for a store without a file.
+fn beside(store: &Store, suffix: &str) -> Option<std::path::PathBuf> {
+    store.path().map(|p| {
+        let mut name = p.into_os_string();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    })
+}
+
 /// Loads the graph and labels from the store. The graph comes from the snapshot
 /// beside the database (`DB.graph`) when it matches the store; otherwise it is
 /// rebuilt and the snapshot rewritten. A snapshot that cannot be read or written
 /// is reported and bypassed, never fatal.
 pub fn load(store: &Store) -> Result<(Graph, Vec<Label>), StoreError> {
-    let snapshot = store.path().map(|p| {
-        let mut name = p.into_os_string();
-        name.push(".graph");
-        std::path::PathBuf::from(name)
-    });
+    let snapshot = beside(store, ".graph");
     let fingerprint = store.graph_fingerprint()?;
     if let Some(path) = &snapshot {
         match Graph::read_snapshot(path, &fingerprint) {
@@ -220,14 +239,7 @@ impl Analysis {
             }
             hubs.sort_unstable_by_key(|&n| graph.address(n));
         }
-        let mut starts: Vec<Start> = seeds
-            .iter()
-            .map(|(&node, s)| Start {
-                node,
-                since: s.since_block,
-            })
-            .collect();
-        starts.sort_unstable_by_key(|s| s.node);
+        let starts = starts_of(&seeds);
         let run = |d: Direction| {
             directions.contains(&d).then(|| {
                 if timed {
@@ -272,15 +284,7 @@ impl Analysis {
         for v in 0..n as u32 {
             internal[self.graph.external_id(v) as usize] = v;
         }
-        let mut starts: Vec<Start> = self
-            .seeds
-            .iter()
-            .map(|(&node, s)| Start {
-                node,
-                since: s.since_block,
-            })
-            .collect();
-        starts.sort_unstable_by_key(|s| s.node);
+        let starts = starts_of(&self.seeds);
         let assets = store.assets()?;
         let dust: Vec<Option<alloy_primitives::U256>> = assets
             .iter()

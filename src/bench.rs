@@ -82,14 +82,23 @@ impl Synthetic {
 /// a shared machine it says what a step cost when wall time says how long it
 /// waited too.
 pub fn cpu_seconds() -> f64 {
-    // SAFETY: getrusage only writes the struct it is given.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
+    let usage = rusage(libc::RUSAGE_SELF);
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
     secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// Peak resident memory, in bytes, of the largest child process waited for.
+pub fn children_peak_bytes() -> u64 {
+    rusage(libc::RUSAGE_CHILDREN).ru_maxrss as u64 * 1024
+}
+
+fn rusage(who: libc::c_int) -> libc::rusage {
+    // SAFETY: getrusage only writes the struct it is given.
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(who, &mut usage);
+        usage
+    }
 }
 
 /// Resident set size of this process in bytes (Linux), if known.

@@ -1127,12 +1127,7 @@ fn bench_score(
             params.transfers
         )?;
     }
-    // SAFETY: getrusage only writes the struct it is given.
-    let peak = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
-        usage.ru_maxrss as u64 * 1024
-    };
+    let peak = bench::children_peak_bytes();
     figures.set("score_wallets", wallets as f64);
     figures.set("score_peak_rss_mib", (peak >> 20) as f64);
     writeln!(out, "  peak RSS of score: {} MiB", peak >> 20)?;

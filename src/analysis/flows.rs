@@ -29,18 +29,10 @@ pub(crate) struct StoredFlow {
     pub(crate) amount: U256,
 }
 
-fn cache_path(store: &Store) -> Option<PathBuf> {
-    store.path().map(|p| {
-        let mut name = p.into_os_string();
-        name.push(".flows");
-        PathBuf::from(name)
-    })
-}
-
 /// Every value-moving transfer of `store` in chain order: from the cache when it
 /// matches the store, else from SQLite (and the cache is rewritten).
 pub(crate) fn stored_flows(store: &Store) -> Result<Vec<StoredFlow>, StoreError> {
-    let path = cache_path(store);
+    let path = super::beside(store, ".flows");
     let fingerprint = store.graph_fingerprint()?;
     if let Some(path) = &path {
         match read(path, &fingerprint) {
