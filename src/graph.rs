@@ -15,9 +15,11 @@
 //! for the two offset arrays, 20 for its address, 4 for the address index and 4
 //! for the external id.
 
+mod index;
 mod snapshot;
 mod words;
 
+pub use index::AddressIndex;
 use words::Words;
 
 use alloy_primitives::Address;

@@ -5,6 +5,7 @@
 
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use alloy_primitives::Address;
@@ -15,15 +16,15 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use hoptrace::analysis::{self, Analysis, RiskLevel, setup};
 use hoptrace::bench::{self, Synthetic};
 use hoptrace::exposure::Step;
-use hoptrace::graph::{Direction, Graph};
+use hoptrace::graph::{AddressIndex, Direction, Graph};
 use hoptrace::import::read_wallets;
 use hoptrace::labels::Category;
 use hoptrace::labels::diff::{self, Change};
 use hoptrace::labels::formats::{self, LabelFormat, ReadOptions};
 use hoptrace::policy::Policy;
-use hoptrace::report::{self, Evidence, Format};
+use hoptrace::report::{self, Evidence, Format, PathTransfer};
 use hoptrace::store::{Store, StoreError};
-use hoptrace::transfer::{Transfer, parse_address};
+use hoptrace::transfer::parse_address;
 
 /// How close is a wallet to known bad money? Time-respecting hops from labelled
 /// seeds, with the evidence path.
@@ -568,10 +569,14 @@ fn analyse(store: &Store, search: SearchArgs, directions: &[Direction]) -> Resul
     )?)
 }
 
-/// Resolves an evidence step (graph nodes) to the stored transfer it stands for.
-fn lookup<'a>(store: &'a Store, graph: &'a Graph) -> impl FnMut(Step) -> Result<Transfer> + 'a {
+/// Resolves an evidence step (graph nodes) to the stored transfer it stands for,
+/// rendered for a report.
+fn lookup<'a>(
+    store: &'a Store,
+    graph: &'a Graph,
+) -> impl FnMut(Step) -> Result<Arc<PathTransfer>> + 'a {
     let mut lookup = setup::lookup(store, graph);
-    move |s: Step| Ok(lookup(s)?)
+    move |s: Step| Ok(Arc::new(PathTransfer::from(&lookup(s)?)))
 }
 
 /// Writes through `write` to `output` (atomically: a temporary file renamed into
@@ -671,10 +676,11 @@ fn score(db: &Path, args: ScoreArgs) -> Result<()> {
     )?;
     let hash = a.policy.hash();
     let data_block = a.data_block.map(|b| b.to_string()).unwrap_or_default();
+    let index = AddressIndex::new(&a.graph);
     let scored: Vec<Vec<String>> = rows
         .into_iter()
         .map(|(mut fields, address)| {
-            let node = a.node(&address);
+            let node = index.node(&a.graph, &address);
             let hop = |d| {
                 node.and_then(|n| a.hops(d, n))
                     .map(|h| h.to_string())

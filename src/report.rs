@@ -5,9 +5,10 @@
 //! `io::Write`. Machine formats write addresses as lowercase `0x` hex and amounts as
 //! decimal strings in base units (they exceed JSON's number range).
 
-use std::collections::HashMap;
 use std::io::{self, Write};
+use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::analysis::Analysis;
@@ -98,8 +99,9 @@ pub struct Finding {
     /// Each risky label behind the seed: list, version, category, original tag,
     /// entity, uid, program.
     pub seed_sources: Vec<SeedSource>,
-    /// The evidence, in money-flow order; `hops` transfers long.
-    pub path: Vec<PathTransfer>,
+    /// The evidence, in money-flow order; `hops` transfers long. Shared: findings
+    /// from one seed cite the same first transfers.
+    pub path: Vec<Arc<PathTransfer>>,
     /// This finding's score under the policy, 0-100.
     pub score: u32,
     /// Its level.
@@ -199,35 +201,37 @@ fn haircut_facts(analysis: &Analysis, node: u32, f: &mut Finding) {
         .collect();
 }
 
-/// Turns path steps into stored transfers, remembering each one it resolved.
+/// Turns path steps into evidence transfers, remembering each one it resolved.
+/// The lookup renders a step's stored transfer ([`PathTransfer::from`]); a server
+/// may hand out transfers it rendered for earlier requests.
 pub struct Evidence<F> {
     lookup: F,
-    memo: HashMap<(u32, u32, u32), PathTransfer>,
+    memo: FxHashMap<(u32, u32, u32), Arc<PathTransfer>>,
 }
 
 impl<F, E> Evidence<F>
 where
-    F: FnMut(Step) -> Result<Transfer, E>,
+    F: FnMut(Step) -> Result<Arc<PathTransfer>, E>,
 {
     /// Wraps a lookup function.
     pub fn new(lookup: F) -> Self {
         Evidence {
             lookup,
-            memo: HashMap::new(),
+            memo: FxHashMap::default(),
         }
     }
 
     /// The transfers of a path.
-    pub fn resolve(&mut self, steps: &[Step]) -> Result<Vec<PathTransfer>, E> {
+    pub fn resolve(&mut self, steps: &[Step]) -> Result<Vec<Arc<PathTransfer>>, E> {
         steps
             .iter()
             .map(|s| {
                 let key = (s.from, s.to, s.block);
                 if let Some(t) = self.memo.get(&key) {
-                    return Ok(t.clone());
+                    return Ok(Arc::clone(t));
                 }
-                let t = PathTransfer::from(&(self.lookup)(*s)?);
-                self.memo.insert(key, t.clone());
+                let t = (self.lookup)(*s)?;
+                self.memo.insert(key, Arc::clone(&t));
                 Ok(t)
             })
             .collect()
@@ -242,7 +246,7 @@ pub fn finding<F, E>(
     evidence: &mut Evidence<F>,
 ) -> Result<Option<Finding>, E>
 where
-    F: FnMut(Step) -> Result<Transfer, E>,
+    F: FnMut(Step) -> Result<Arc<PathTransfer>, E>,
 {
     let Some(reach) = analysis.reach(direction) else {
         return Ok(None);
@@ -293,7 +297,7 @@ pub fn all_findings<F, E>(
     evidence: &mut Evidence<F>,
 ) -> Result<Vec<Finding>, E>
 where
-    F: FnMut(Step) -> Result<Transfer, E>,
+    F: FnMut(Step) -> Result<Arc<PathTransfer>, E>,
 {
     let mut out = Vec::new();
     for direction in [Direction::Downstream, Direction::Upstream] {
@@ -327,7 +331,7 @@ fn source_refs(sources: &[SeedSource]) -> String {
     refs.join(";")
 }
 
-fn path_hashes(path: &[PathTransfer]) -> String {
+fn path_hashes(path: &[Arc<PathTransfer>]) -> String {
     path.iter()
         .map(|p| p.tx_hash.as_str())
         .collect::<Vec<_>>()
@@ -564,8 +568,9 @@ pub struct CheckResult {
     pub score_level: &'static str,
     /// What it received, per asset, with the tainted part (haircut).
     pub exposure: Vec<AssetExposure>,
-    /// Data, labels and policy behind this result.
-    pub provenance: Provenance,
+    /// Data, labels and policy behind this result (the same for every address of
+    /// one analysis: shared).
+    pub provenance: Arc<Provenance>,
 }
 
 /// One label of a checked address, with where it comes from.
@@ -614,23 +619,32 @@ pub fn check<F, E>(
     evidence: &mut Evidence<F>,
 ) -> Result<CheckResult, E>
 where
-    F: FnMut(Step) -> Result<Transfer, E>,
+    F: FnMut(Step) -> Result<Arc<PathTransfer>, E>,
 {
-    check_with(analysis, &provenance(analysis), address, evidence)
+    let node = analysis.node(address);
+    check_node(
+        analysis,
+        &Arc::new(provenance(analysis)),
+        address,
+        node,
+        evidence,
+    )
 }
 
-/// As [`check`], with the analysis's [`provenance`] computed once by the caller
-/// (a server answering many addresses from one analysis).
-pub fn check_with<F, E>(
+/// As [`check`], with the analysis's [`provenance`] computed once and the
+/// address's node (if the graph knows it) found by the caller: a server answering
+/// many addresses from one analysis.
+pub fn check_node<F, E>(
     analysis: &Analysis,
-    provenance: &Provenance,
+    provenance: &Arc<Provenance>,
     address: &alloy_primitives::Address,
+    node: Option<u32>,
     evidence: &mut Evidence<F>,
 ) -> Result<CheckResult, E>
 where
-    F: FnMut(Step) -> Result<Transfer, E>,
+    F: FnMut(Step) -> Result<Arc<PathTransfer>, E>,
 {
-    let Some(node) = analysis.node(address) else {
+    let Some(node) = node else {
         return Ok(CheckResult {
             address: lower_hex(address),
             known: false,
@@ -645,7 +659,7 @@ where
             score: 0,
             score_level: "none",
             exposure: Vec::new(),
-            provenance: provenance.clone(),
+            provenance: Arc::clone(provenance),
         });
     };
     let own: &[Label] = analysis.labels.get(&node).map_or(&[], Vec::as_slice);
@@ -692,7 +706,7 @@ where
                 })
                 .collect()
         }),
-        provenance: provenance.clone(),
+        provenance: Arc::clone(provenance),
     })
 }
 

@@ -76,6 +76,11 @@ pub struct ServeArgs {
     /// Most requests handled at once; more wait.
     #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
     pub concurrency: u32,
+    /// Memory for answers kept for addresses asked again, in MiB (0: none). An
+    /// answer depends only on the data loaded, so a kept one is exact; a reload
+    /// starts afresh.
+    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    pub answer_cache: usize,
 }
 
 /// The server's settings, resolved once from the arguments.
@@ -220,7 +225,7 @@ pub fn prepare(db: &Path, args: &ServeArgs) -> Result<App, ServeError> {
         no_haircut: args.no_haircut,
         ignore_time: false,
     };
-    let data = Data::load(db, options)?;
+    let data = Data::load(db, options, args.answer_cache.saturating_mul(1 << 20))?;
     Ok(Arc::new(Shared {
         data: Arc::new(data),
         settings: Settings {

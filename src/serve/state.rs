@@ -4,22 +4,24 @@
 //! a reload never changes or drops data under a request in flight; the old state
 //! is freed when its last request finishes.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use alloy_primitives::Address;
 use arc_swap::ArcSwap;
+use bytes::Bytes;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::analysis::Analysis;
 use crate::analysis::setup::{self, EvidenceError, NoteKind, Options, SetupError};
 use crate::exposure::Step;
+use crate::graph::AddressIndex;
 use crate::graph::Direction;
-use crate::report::{self, CheckResult, Evidence, Provenance};
+use crate::report::{self, Evidence, PathTransfer, Provenance};
 use crate::store::{LabelCount, Store, StoreError};
-use crate::transfer::Transfer;
 
 /// Why data could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -87,67 +89,89 @@ pub struct Status {
 /// One loaded analysis and what answering from it needs.
 pub struct Loaded {
     analysis: Analysis,
+    /// Finds an address's node in a few memory reads.
+    index: AddressIndex,
     /// Computed once: the same for every address.
-    provenance: Provenance,
+    provenance: Arc<Provenance>,
     /// Read connections for evidence lookups, taken and returned per request.
     stores: Mutex<Vec<Store>>,
-    /// Evidence transfers already looked up.
-    transfers: TransferCache,
+    /// Evidence transfers already looked up, by step (weight 1 each).
+    transfers: Cache<StepKey, Arc<PathTransfer>>,
+    /// Answers already given, by node, as JSON (weight: their length).
+    answers: Cache<u32, Bytes>,
     db: PathBuf,
     status: Status,
 }
 
-/// Evidence transfers by step, shared by all requests on one [`Loaded`]: paths
-/// from the same seeds share their first hops, so most steps are looked up in
-/// SQLite once. Sharded to keep lock hold times short; a shard that reaches its
-/// bound is cleared (memory stays bounded; a cleared entry is looked up again).
-struct TransferCache {
-    shards: Vec<Mutex<Shard>>,
+/// A map shared by all requests on one [`Loaded`], bounded by the total weight
+/// of its values. Sharded to keep lock hold times short; a shard that would pass
+/// its share of the bound is cleared first (memory stays bounded; a cleared
+/// entry is computed again).
+struct Cache<K, V> {
+    shards: Vec<Mutex<Shard<K, V>>>,
     per_shard: usize,
+}
+
+struct Shard<K, V> {
+    map: FxHashMap<K, V>,
+    weight: usize,
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> Cache<K, V> {
+    const SHARDS: usize = 16;
+
+    /// A cache holding values of at most `bound` total weight.
+    fn new(bound: usize) -> Cache<K, V> {
+        Cache {
+            shards: (0..Self::SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        map: FxHashMap::default(),
+                        weight: 0,
+                    })
+                })
+                .collect(),
+            per_shard: bound / Self::SHARDS,
+        }
+    }
+
+    fn shard(&self, key: &K) -> &Mutex<Shard<K, V>> {
+        let h = rustc_hash::FxBuildHasher.hash_one(key);
+        // The high bits: FxHash's low bits are weak for small integer keys.
+        &self.shards[(h >> 60) as usize % Self::SHARDS]
+    }
+
+    fn get(&self, key: &K) -> Option<V> {
+        lock(self.shard(key)).map.get(key).cloned()
+    }
+
+    /// Keeps `value`, of `weight`, unless it alone is over a shard's bound.
+    fn insert(&self, key: K, value: V, weight: usize) {
+        if weight > self.per_shard {
+            return;
+        }
+        let mut shard = lock(self.shard(&key));
+        if shard.weight + weight > self.per_shard {
+            shard.map.clear();
+            shard.weight = 0;
+        }
+        if shard.map.insert(key, value).is_none() {
+            shard.weight += weight;
+        }
+    }
 }
 
 /// An evidence step: (from node, to node, block).
 type StepKey = (u32, u32, u32);
-
-/// One shard of the [`TransferCache`].
-type Shard = HashMap<StepKey, Transfer>;
-
-impl TransferCache {
-    const SHARDS: usize = 16;
-
-    fn new(capacity: usize) -> TransferCache {
-        TransferCache {
-            shards: (0..Self::SHARDS)
-                .map(|_| Mutex::new(HashMap::new()))
-                .collect(),
-            per_shard: capacity / Self::SHARDS,
-        }
-    }
-
-    fn shard(&self, key: StepKey) -> &Mutex<Shard> {
-        let h = key.0 ^ key.1.rotate_left(11) ^ key.2.rotate_left(22);
-        &self.shards[(h as usize) % Self::SHARDS]
-    }
-
-    fn get(&self, key: StepKey) -> Option<Transfer> {
-        lock(self.shard(key)).get(&key).cloned()
-    }
-
-    fn insert(&self, key: StepKey, transfer: Transfer) {
-        let mut shard = lock(self.shard(key));
-        if shard.len() >= self.per_shard {
-            shard.clear();
-        }
-        shard.insert(key, transfer);
-    }
-}
 
 /// Locks `m`; a panic elsewhere while holding it leaves plain data, still usable.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Most evidence transfers cached per loaded state (about 200 bytes each).
+/// Most evidence transfers cached per loaded state (about 400 bytes each,
+/// rendered): paths from the same seeds share their first hops, so most steps
+/// are looked up in SQLite and rendered once.
 const CACHED_TRANSFERS: usize = 1 << 20;
 
 /// Why one address could not be answered.
@@ -159,12 +183,21 @@ pub enum AnswerError {
     /// Resolving the evidence failed.
     #[error(transparent)]
     Evidence(#[from] EvidenceError),
+    /// Rendering the answer as JSON failed.
+    #[error("cannot render the answer as JSON")]
+    Render(#[source] serde_json::Error),
 }
 
 impl Loaded {
     /// Loads `db` under `options`: the graph, both directions for all seeds, the
     /// haircut unless turned off. Notes go to the log.
-    pub fn load(db: &Path, options: &Options, generation: u64) -> Result<Loaded, LoadError> {
+    /// At most `answer_cache` bytes of answers are kept for repeated addresses.
+    pub fn load(
+        db: &Path,
+        options: &Options,
+        answer_cache: usize,
+        generation: u64,
+    ) -> Result<Loaded, LoadError> {
         if !db.exists() {
             return Err(LoadError::Missing(db.to_path_buf()));
         }
@@ -212,10 +245,12 @@ impl Loaded {
             "data loaded"
         );
         Ok(Loaded {
-            provenance: report::provenance(&analysis),
+            index: AddressIndex::new(&analysis.graph),
+            provenance: Arc::new(report::provenance(&analysis)),
             analysis,
             stores: Mutex::new(vec![store]),
-            transfers: TransferCache::new(CACHED_TRANSFERS),
+            transfers: Cache::new(CACHED_TRANSFERS),
+            answers: Cache::new(answer_cache),
             db: db.to_path_buf(),
             status,
         })
@@ -226,42 +261,52 @@ impl Loaded {
         &self.status
     }
 
-    /// What `check` says about `address`, evidence included.
-    pub fn check(&self, address: &Address) -> Result<CheckResult, AnswerError> {
+    /// What `check --format json` says about `address`, evidence included, as
+    /// compact JSON.
+    pub fn check_json(&self, address: &Address) -> Result<Bytes, AnswerError> {
         self.answer(|one| one(address))
     }
 
-    /// What `check` says about each of `addresses`, in order.
-    pub fn check_all(&self, addresses: &[Address]) -> Result<Vec<CheckResult>, AnswerError> {
+    /// The same for each of `addresses`, in order.
+    pub fn check_all_json(&self, addresses: &[Address]) -> Result<Vec<Bytes>, AnswerError> {
         self.answer(|one| addresses.iter().map(one).collect())
     }
 
-    /// Runs `f` with a function answering one address; evidence comes from the
-    /// shared cache, else from one pooled connection held for the whole call.
+    /// Runs `f` with a function answering one address: from the answers given
+    /// before, else computed, with evidence from the shared cache, else from one
+    /// pooled connection held for the whole call.
     fn answer<R>(
         &self,
-        f: impl FnOnce(
-            &mut dyn FnMut(&Address) -> Result<CheckResult, AnswerError>,
-        ) -> Result<R, AnswerError>,
+        f: impl FnOnce(&mut dyn FnMut(&Address) -> Result<Bytes, AnswerError>) -> Result<R, AnswerError>,
     ) -> Result<R, AnswerError> {
         let mut store: Option<Store> = None;
         let result = {
             let graph = &self.analysis.graph;
-            let mut evidence = Evidence::new(|s: Step| -> Result<Transfer, AnswerError> {
+            let mut evidence = Evidence::new(|s: Step| -> Result<_, AnswerError> {
                 let key = (s.from, s.to, s.block);
-                if let Some(t) = self.transfers.get(key) {
+                if let Some(t) = self.transfers.get(&key) {
                     return Ok(t);
                 }
                 let conn = match &mut store {
                     Some(c) => c,
                     None => store.insert(self.take_store()?),
                 };
-                let t = setup::lookup(conn, graph)(s)?;
-                self.transfers.insert(key, t.clone());
+                let t = Arc::new(PathTransfer::from(&setup::lookup(conn, graph)(s)?));
+                self.transfers.insert(key, Arc::clone(&t), 1);
                 Ok(t)
             });
             f(&mut |a: &Address| {
-                report::check_with(&self.analysis, &self.provenance, a, &mut evidence)
+                let node = self.index.node(graph, a);
+                if let Some(json) = node.and_then(|n| self.answers.get(&n)) {
+                    return Ok(json);
+                }
+                let result =
+                    report::check_node(&self.analysis, &self.provenance, a, node, &mut evidence)?;
+                let json = Bytes::from(serde_json::to_vec(&result).map_err(AnswerError::Render)?);
+                if let Some(n) = node {
+                    self.answers.insert(n, json.clone(), json.len());
+                }
+                Ok(json)
             })
         };
         if let Some(s) = store {
@@ -290,17 +335,20 @@ pub struct Data {
     reloading: tokio::sync::Mutex<u64>,
     db: PathBuf,
     options: Options,
+    answer_cache: usize,
 }
 
 impl Data {
-    /// Loads `db` for the first time.
-    pub fn load(db: &Path, options: Options) -> Result<Data, LoadError> {
-        let loaded = Loaded::load(db, &options, 1)?;
+    /// Loads `db` for the first time; each loaded state keeps at most
+    /// `answer_cache` bytes of answers.
+    pub fn load(db: &Path, options: Options, answer_cache: usize) -> Result<Data, LoadError> {
+        let loaded = Loaded::load(db, &options, answer_cache, 1)?;
         Ok(Data {
             current: ArcSwap::from_pointee(loaded),
             reloading: tokio::sync::Mutex::new(2),
             db: db.to_path_buf(),
             options,
+            answer_cache,
         })
     }
 
@@ -325,10 +373,11 @@ impl Data {
         let mut next = self.reloading.lock().await;
         let generation = *next;
         let this = Arc::clone(self);
-        let loaded =
-            tokio::task::spawn_blocking(move || Loaded::load(&this.db, &this.options, generation))
-                .await
-                .map_err(|_| LoadError::Interrupted)??;
+        let loaded = tokio::task::spawn_blocking(move || {
+            Loaded::load(&this.db, &this.options, this.answer_cache, generation)
+        })
+        .await
+        .map_err(|_| LoadError::Interrupted)??;
         let loaded = Arc::new(loaded);
         self.current.store(Arc::clone(&loaded));
         *next += 1;

@@ -41,7 +41,12 @@ fn demo_db(dir: &Path) -> PathBuf {
 }
 
 fn app(db: &Path, settings: Settings) -> App {
-    let data = Data::load(db, Default::default()).expect("demo data loads");
+    app_keeping(db, settings, 1 << 20)
+}
+
+/// As [`app`], keeping at most `answer_cache` bytes of answers.
+fn app_keeping(db: &Path, settings: Settings, answer_cache: usize) -> App {
+    let data = Data::load(db, Default::default(), answer_cache).expect("demo data loads");
     Arc::new(Shared {
         data: Arc::new(data),
         settings,
@@ -99,6 +104,18 @@ impl Server {
     /// Stops the server and waits for it to finish.
     fn shutdown(mut self) -> std::io::Result<()> {
         self.stop_now()
+    }
+
+    /// Tells the server to shut down, without waiting.
+    fn begin_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Whether the server has finished.
+    fn finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
     }
 
     fn stop_now(&mut self) -> std::io::Result<()> {
@@ -176,6 +193,11 @@ fn request(
     stream.write_all(head.as_bytes()).expect("write head");
     // The server may answer (413) and close before reading a large body.
     let _ = stream.write_all(body);
+    read_reply(stream)
+}
+
+/// Reads one HTTP/1.1 response from `stream`.
+fn read_reply(stream: TcpStream) -> Reply {
     let mut raw = Vec::new();
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
@@ -813,4 +835,144 @@ fn binary_reloads_on_sighup_logs_no_address_and_stops_on_sigterm() {
         "the address leaked into the log:\n{log}"
     );
     assert!(!log.contains("binary-test-token"), "{log}");
+}
+
+/// Every address of the demo transfers, in order of first appearance.
+fn demo_addresses() -> Vec<String> {
+    let mut reader = csv::Reader::from_path(fixtures().join("ronin/transfers.csv")).unwrap();
+    let mut out: Vec<String> = Vec::new();
+    for row in reader.records() {
+        let row = row.unwrap();
+        for a in [&row[2], &row[3]] {
+            if !out.iter().any(|o| o == a) {
+                out.push(a.to_string());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn kept_answers_are_the_answers_computed_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_db(dir.path());
+    let keeping = Server::start(app(&db, Settings::default()));
+    let computing = Server::start(app_keeping(&db, Settings::default(), 0));
+    let mut addresses = demo_addresses();
+    assert_eq!(addresses.len(), 324, "the demo transfers' addresses");
+    addresses.push(UNKNOWN.to_string());
+    // Twice: the second round on the keeping server answers from what it kept.
+    for round in 0..2 {
+        for a in &addresses {
+            let path = format!("/v1/addresses/{a}");
+            let (kept, fresh) = (keeping.get(&path), computing.get(&path));
+            assert_eq!((kept.status, fresh.status), (200, 200), "{a}");
+            assert_eq!(kept.body, fresh.body, "{a}, round {round}");
+            assert_eq!(kept.json()["address"], json!(a), "{a}: answered for itself");
+        }
+    }
+    // Upper case names the same address: the same kept answer.
+    let upper = format!("0x{}", ONE_HOP[2..].to_uppercase());
+    assert_eq!(
+        keeping.get(&format!("/v1/addresses/{upper}")).body,
+        computing.get(&format!("/v1/addresses/{ONE_HOP}")).body
+    );
+    // A batch assembled from kept answers is the batch computed afresh.
+    let body = json!({ "addresses": addresses }).to_string();
+    let kept = keeping.post_json("/v1/screen", &body);
+    let fresh = computing.post_json("/v1/screen", &body);
+    assert_eq!((kept.status, fresh.status), (200, 200));
+    assert_eq!(kept.body, fresh.body);
+    let results = kept.json()["results"].as_array().expect("results").clone();
+    assert_eq!(results.len(), addresses.len());
+    assert_eq!(results[results.len() - 1]["known"], json!(false));
+}
+
+/// Sends a POST's head and the first `sent` bytes of its JSON `body`; the rest
+/// is written later with [`finish_post`].
+fn start_post(addr: SocketAddr, path: &str, body: &str, sent: usize) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).expect("write head");
+    stream
+        .write_all(&body.as_bytes()[..sent])
+        .expect("write body");
+    stream
+}
+
+/// Writes the rest of a POST begun with [`start_post`] and reads the reply.
+fn finish_post(mut stream: TcpStream, body: &str, sent: usize) -> Reply {
+    stream
+        .write_all(&body.as_bytes()[sent..])
+        .expect("write body");
+    read_reply(stream)
+}
+
+#[test]
+fn shutdown_finishes_the_request_in_flight_and_accepts_no_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_db(dir.path());
+    let mut server = Server::start(app(&db, Settings::default()));
+    let addr = server.addr;
+    let body = json!({ "addresses": [ONE_HOP, LAZARUS] }).to_string();
+    // In flight: the server has the head and waits for the rest of the body.
+    let stream = start_post(addr, "/v1/screen", &body, 10);
+    std::thread::sleep(Duration::from_millis(200));
+    server.begin_shutdown();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !server.finished(),
+        "the server waits for the request in flight"
+    );
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "no new connection is accepted once shutdown began"
+    );
+    let reply = finish_post(stream, &body, 10);
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let results = reply.json()["results"].as_array().expect("results").clone();
+    assert_eq!(results, check_json(&db, &[ONE_HOP, LAZARUS]));
+    server.shutdown().expect("clean shutdown");
+}
+
+#[test]
+fn requests_past_the_concurrency_limit_wait_their_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_db(dir.path());
+    let server = Server::start(app(
+        &db,
+        Settings {
+            concurrency: 1,
+            ..Settings::default()
+        },
+    ));
+    let addr = server.addr;
+    let body = json!({ "addresses": [LAZARUS] }).to_string();
+    // The one permit: held by a request still receiving its body.
+    let first = start_post(addr, "/v1/screen", &body, 10);
+    std::thread::sleep(Duration::from_millis(200));
+    let second = std::thread::spawn(move || {
+        request(addr, "GET", &format!("/v1/addresses/{ONE_HOP}"), &[], b"")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!second.is_finished(), "a request past the limit waits");
+    let first = finish_post(first, &body, 10);
+    assert_eq!(first.status, 200);
+    assert_eq!(first.json()["results"][0]["score"], json!(100));
+    // Then the waiting one is answered, not failed.
+    let second = second.join().expect("client thread");
+    assert_eq!(second.status, 200);
+    assert_eq!(second.json()["downstream_hops"], json!(1));
 }
