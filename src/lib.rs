@@ -1,9 +1,12 @@
 //! hoptrace: how close is a wallet to known bad money, with the evidence.
 //!
-//! Data flows `import` -> `store` (SQLite, the source of truth) -> `graph` (CSR,
-//! disposable) -> `exposure` (time-respecting hops) -> `report`. Only `import`,
-//! `store` and the binary do I/O; everything from the graph down is synchronous,
-//! pure, and tested on in-memory data.
+//! Data flows `import` (files) or `fetch` / `crawl` (a JSON-RPC node) -> `store`
+//! (SQLite, the source of truth) -> `graph` (CSR, disposable; its snapshot and the
+//! haircut's input are cached beside the database) -> `exposure` (time-respecting
+//! hops, haircut) -> `report`, `score`; `serve` answers the same over HTTP. I/O
+//! lives in `import`, `fetch`, `crawl`, `export`, `store`, `serve`, the caches'
+//! readers and writers, and the binary; the graph and exposure algorithms are
+//! synchronous, pure, and tested on in-memory data.
 
 pub mod analysis;
 pub mod bench;

@@ -323,6 +323,8 @@ fn main() {
     };
     tracing_subscriber::fmt()
         .with_writer(io::stderr)
+        // Colour for people; none in log files and pipes (or with NO_COLOR set).
+        .with_ansi(io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
@@ -337,10 +339,24 @@ fn main() {
             }) {
                 std::process::exit(0);
             }
-            eprintln!("hoptrace: error: {e:#}");
+            eprintln!("hoptrace: error: {}", error_text(&e));
             std::process::exit(1);
         }
     }
+}
+
+/// An error and its causes, `: `-separated; a cause that the message before it
+/// already ends with (an error that quotes its source) is not repeated.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.ends_with(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -777,11 +793,15 @@ fn demo() -> Result<()> {
     import_transfers(&mut store, &[transfers])?;
     import_labels(&mut store, &[labels], &ReadOptions::default(), None)?;
     drop(store);
-    println!(
-        "Ronin bridge theft (Lazarus), March 2022: 1,732 Tornado Cash 100 ETH withdrawals to the"
-    );
-    println!("exploiter's withdrawal wallets, with the OFAC SDN list of 2025-02-26 as seeds.");
-    println!();
+    emit(None, |w| {
+        writeln!(
+            w,
+            "Ronin bridge theft (Lazarus), March 2022: 1,732 Tornado Cash 100 ETH withdrawals \
+             to the\nexploiter's withdrawal wallets, with the OFAC SDN list of 2025-02-26 as \
+             seeds.\n"
+        )?;
+        Ok(())
+    })?;
     score(
         &db,
         ScoreArgs {
