@@ -53,6 +53,15 @@ fn app_keeping(db: &Path, settings: Settings, answer_cache: usize) -> App {
     })
 }
 
+/// The demo store in a fresh directory and a server on it. Bind in this order:
+/// the server stops (on drop) before the directory goes.
+fn demo_server(settings: Settings) -> (tempfile::TempDir, PathBuf, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_db(dir.path());
+    let server = Server::start(app(&db, settings));
+    (dir, db, server)
+}
+
 /// A server on 127.0.0.1:0 in its own runtime; stopped (gracefully) on drop.
 struct Server {
     addr: SocketAddr,
@@ -264,9 +273,7 @@ fn check_json(db: &Path, addresses: &[&str]) -> Vec<Value> {
 
 #[test]
 fn address_answer_is_the_check_json() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = demo_db(dir.path());
-    let server = Server::start(app(&db, Settings::default()));
+    let (_dir, db, server) = demo_server(Settings::default());
     let expected = check_json(&db, &[ONE_HOP, LAZARUS, UNKNOWN]);
     for (address, want) in [ONE_HOP, LAZARUS, UNKNOWN].iter().zip(&expected) {
         let reply = server.get(&format!("/v1/addresses/{address}"));
@@ -319,9 +326,7 @@ fn address_answer_is_the_check_json() {
 
 #[test]
 fn screen_answers_each_address_in_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = demo_db(dir.path());
-    let server = Server::start(app(&db, Settings::default()));
+    let (_dir, db, server) = demo_server(Settings::default());
     let order = [UNKNOWN, ONE_HOP, LAZARUS, ONE_HOP];
     let body = json!({ "addresses": order }).to_string();
     let reply = server.post_json("/v1/screen", &body);
@@ -339,9 +344,7 @@ fn screen_answers_each_address_in_order() {
 
 #[test]
 fn status_health_and_openapi() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = demo_db(dir.path());
-    let server = Server::start(app(&db, Settings::default()));
+    let (_dir, _db, server) = demo_server(Settings::default());
     let health = server.get("/v1/health");
     assert_eq!(
         (health.status, health.json()),
@@ -418,15 +421,10 @@ fn response_schema(spec: &Value, method: &str, path: &str, status: u16) -> Strin
 
 #[test]
 fn real_responses_validate_against_the_openapi_spec() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = demo_db(dir.path());
-    let server = Server::start(app(
-        &db,
-        Settings {
-            max_batch: 2,
-            ..Settings::default()
-        },
-    ));
+    let (_dir, _db, server) = demo_server(Settings {
+        max_batch: 2,
+        ..Settings::default()
+    });
     let spec: Value = serde_json::from_str(hoptrace::serve::api::OPENAPI).unwrap();
     assert_eq!(spec["openapi"], json!("3.1.0"));
     let addr = "/v1/addresses/{address}";
@@ -494,16 +492,11 @@ fn real_responses_validate_against_the_openapi_spec() {
 
 #[test]
 fn bad_input_gets_a_4xx_that_says_what_is_wrong() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = demo_db(dir.path());
-    let server = Server::start(app(
-        &db,
-        Settings {
-            max_batch: 3,
-            body_limit: 1000,
-            ..Settings::default()
-        },
-    ));
+    let (_dir, _db, server) = demo_server(Settings {
+        max_batch: 3,
+        body_limit: 1000,
+        ..Settings::default()
+    });
     let cases: Vec<(Reply, u16, &str)> = vec![
         (
             server.get("/v1/addresses/0x1234"),
@@ -682,15 +675,10 @@ fn bearer_token_is_required_when_configured() {
 
 #[test]
 fn a_request_over_the_time_limit_gets_503() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = demo_db(dir.path());
-    let server = Server::start(app(
-        &db,
-        Settings {
-            timeout: Duration::from_nanos(1),
-            ..Settings::default()
-        },
-    ));
+    let (_dir, _db, server) = demo_server(Settings {
+        timeout: Duration::from_nanos(1),
+        ..Settings::default()
+    });
     // A batch this long runs on a blocking thread: never ready at the first poll.
     let body = json!({ "addresses": vec![ONE_HOP; 500] }).to_string();
     assert_eq!(server.post_json("/v1/screen", &body).status, 503);
@@ -699,9 +687,7 @@ fn a_request_over_the_time_limit_gets_503() {
 
 #[test]
 fn reload_under_load_fails_no_request_and_serves_the_new_data() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = demo_db(dir.path());
-    let server = Server::start(app(&db, Settings::default()));
+    let (dir, db, server) = demo_server(Settings::default());
     let before = server.get(&format!("/v1/addresses/{ONE_HOP}")).json();
     assert_eq!(before["is_seed"], json!(false));
     // New data: ONE_HOP becomes a labelled hack address.
@@ -917,9 +903,7 @@ fn finish_post(mut stream: TcpStream, body: &str, sent: usize) -> Reply {
 
 #[test]
 fn shutdown_finishes_the_request_in_flight_and_accepts_no_more() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = demo_db(dir.path());
-    let mut server = Server::start(app(&db, Settings::default()));
+    let (_dir, db, mut server) = demo_server(Settings::default());
     let addr = server.addr;
     let body = json!({ "addresses": [ONE_HOP, LAZARUS] }).to_string();
     // In flight: the server has the head and waits for the rest of the body.
@@ -949,15 +933,10 @@ fn shutdown_finishes_the_request_in_flight_and_accepts_no_more() {
 
 #[test]
 fn requests_past_the_concurrency_limit_wait_their_turn() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = demo_db(dir.path());
-    let server = Server::start(app(
-        &db,
-        Settings {
-            concurrency: 1,
-            ..Settings::default()
-        },
-    ));
+    let (_dir, _db, server) = demo_server(Settings {
+        concurrency: 1,
+        ..Settings::default()
+    });
     let addr = server.addr;
     let body = json!({ "addresses": [LAZARUS] }).to_string();
     // The one permit: held by a request still receiving its body.
