@@ -3,15 +3,47 @@
 //! unchanged, ignored (and rewritten) once the store changes, and bypassed with a
 //! warning when damaged.
 
+use std::path::{Path, PathBuf};
+
 use crate::common::{hoptrace, import_both, write};
 
-const LABELS: &str = "address,category\n0x00000000000000000000000000000000000000a1,hack\n";
+const A: &str = "0x00000000000000000000000000000000000000a1";
+const B: &str = "0x00000000000000000000000000000000000000b2";
 
-fn row(block: u32, n: u8, from: &str, to: &str) -> String {
-    format!("{block},0x{:064x},{from},{to},1000\n", n)
+fn row(block: u32, n: u8, from: &str, to: &str, amount: u64) -> String {
+    format!("{block},0x{n:064x},{from},{to},{amount}\n")
 }
 
-fn downstream(db: &std::path::Path) -> String {
+/// A store `name` in `dir` with one transfer, 1000 from A to B at block 10, and
+/// A labelled as a hack.
+fn one_transfer_store(dir: &Path, name: &str) -> PathBuf {
+    let db = dir.join(name);
+    let first = write(
+        dir,
+        "t1.csv",
+        &format!("block,tx_hash,from,to,amount\n{}", row(10, 1, A, B, 1000)),
+    );
+    let labels = write(
+        dir,
+        "l.csv",
+        "address,category\n0x00000000000000000000000000000000000000a1,hack\n",
+    );
+    import_both(&db, &first, &labels);
+    db
+}
+
+/// Imports `rows` (CSV rows without the header) into `db` from `dir/name`.
+fn import_rows(db: &Path, dir: &Path, name: &str, rows: &str) {
+    let file = write(dir, name, &format!("block,tx_hash,from,to,amount\n{rows}"));
+    hoptrace(db)
+        .args(["import", "transfers"])
+        .arg(&file)
+        .assert()
+        .success();
+}
+
+/// `columns` of each row of `trace --direction downstream --format csv`.
+fn downstream(db: &Path, columns: &[&str]) -> Vec<Vec<String>> {
     let out = hoptrace(db)
         .args(["trace", "--direction", "downstream", "--format", "csv"])
         .output()
@@ -21,87 +53,64 @@ fn downstream(db: &std::path::Path) -> String {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').take(3).collect::<Vec<_>>().join(","))
-        .collect::<Vec<_>>()
-        .join("\n")
+    let mut rows = csv::Reader::from_reader(&out.stdout[..]);
+    let header = rows.headers().unwrap().clone();
+    let at: Vec<usize> = columns
+        .iter()
+        .map(|c| header.iter().position(|h| h == *c).expect("column"))
+        .collect();
+    rows.records()
+        .map(|r| {
+            let r = r.unwrap();
+            at.iter().map(|&i| r[i].to_string()).collect()
+        })
+        .collect()
+}
+
+/// `(address, hops)` rows, as [`downstream`] gives them.
+fn hops(rows: &[(&str, u32)]) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|(a, h)| vec![a.to_string(), h.to_string()])
+        .collect()
+}
+
+/// Modification time of `path`.
+fn modified(path: &Path) -> std::time::SystemTime {
+    std::fs::metadata(path).unwrap().modified().unwrap()
+}
+
+/// Cuts `path` to its first `keep` bytes.
+fn damage(path: &Path, keep: impl FnOnce(usize) -> usize) {
+    let bytes = std::fs::read(path).unwrap();
+    std::fs::write(path, &bytes[..keep(bytes.len())]).unwrap();
 }
 
 #[test]
 fn snapshot_follows_the_store() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.db");
-    let snapshot = dir.path().join("s.db.graph");
-    let a = "0x00000000000000000000000000000000000000a1";
-    let b = "0x00000000000000000000000000000000000000b2";
     let c = "0x00000000000000000000000000000000000000c3";
-    let first = write(
-        dir.path(),
-        "t1.csv",
-        &format!("block,tx_hash,from,to,amount\n{}", row(10, 1, a, b)),
-    );
-    let labels = write(dir.path(), "l.csv", LABELS);
-    import_both(&db, &first, &labels);
+    let snapshot = dir.path().join("s.db.graph");
+    let db = one_transfer_store(dir.path(), "s.db");
     assert!(!snapshot.exists());
-    let before = downstream(&db);
-    assert_eq!(before, format!("{a},downstream,0\n{b},downstream,1"));
+    let columns = ["address", "hops"];
+    assert_eq!(downstream(&db, &columns), hops(&[(A, 0), (B, 1)]));
     assert!(snapshot.exists(), "the first search writes the snapshot");
-    let written = std::fs::metadata(&snapshot).unwrap().modified().unwrap();
-    assert_eq!(downstream(&db), before, "same answer from the snapshot");
+    let written = modified(&snapshot);
     assert_eq!(
-        std::fs::metadata(&snapshot).unwrap().modified().unwrap(),
-        written
+        downstream(&db, &columns),
+        hops(&[(A, 0), (B, 1)]),
+        "same answer from the snapshot"
     );
+    assert_eq!(modified(&snapshot), written);
 
     // New transfers make the snapshot stale: the answer includes them.
-    let second = write(
-        dir.path(),
-        "t2.csv",
-        &format!("block,tx_hash,from,to,amount\n{}", row(20, 2, b, c)),
-    );
-    hoptrace(&db)
-        .args(["import", "transfers"])
-        .arg(&second)
-        .assert()
-        .success();
-    assert_eq!(
-        downstream(&db),
-        format!("{a},downstream,0\n{b},downstream,1\n{c},downstream,2")
-    );
+    import_rows(&db, dir.path(), "t2.csv", &row(20, 2, B, c, 1000));
+    let all = hops(&[(A, 0), (B, 1), (c, 2)]);
+    assert_eq!(downstream(&db, &columns), all);
 
     // A damaged snapshot is bypassed, not trusted.
-    let bytes = std::fs::read(&snapshot).unwrap();
-    std::fs::write(&snapshot, &bytes[..bytes.len() / 2]).unwrap();
-    assert_eq!(
-        downstream(&db),
-        format!("{a},downstream,0\n{b},downstream,1\n{c},downstream,2")
-    );
-}
-
-/// `(address, share)` of each downstream row of `trace --format csv`.
-fn shares(db: &std::path::Path) -> Vec<(String, String)> {
-    let out = hoptrace(db)
-        .args(["trace", "--direction", "downstream", "--format", "csv"])
-        .output()
-        .expect("run trace");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let mut rows = csv::Reader::from_reader(text.as_bytes());
-    let header = rows.headers().unwrap().clone();
-    let share = header.iter().position(|h| h == "share").unwrap();
-    rows.records()
-        .map(|r| {
-            let r = r.unwrap();
-            (r[0].to_string(), r[share].to_string())
-        })
-        .collect()
+    damage(&snapshot, |n| n / 2);
+    assert_eq!(downstream(&db, &columns), all);
 }
 
 /// The haircut's input cache beside the database (`DB.flows`) is written on first
@@ -110,52 +119,33 @@ fn shares(db: &std::path::Path) -> Vec<(String, String)> {
 #[test]
 fn flows_cache_follows_the_store() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("f.db");
-    let cache = dir.path().join("f.db.flows");
-    let a = "0x00000000000000000000000000000000000000a1";
-    let b = "0x00000000000000000000000000000000000000b2";
     let d = "0x00000000000000000000000000000000000000d4";
-    let first = write(
-        dir.path(),
-        "t1.csv",
-        &format!("block,tx_hash,from,to,amount\n{}", row(10, 1, a, b)),
-    );
-    let labels = write(dir.path(), "l.csv", LABELS);
-    import_both(&db, &first, &labels);
-    // b received 1000, all of it from the seed a.
-    let want = vec![
-        (a.to_string(), "0".to_string()),
-        (b.to_string(), "1".to_string()),
-    ];
-    assert_eq!(shares(&db), want);
+    let cache = dir.path().join("f.db.flows");
+    let db = one_transfer_store(dir.path(), "f.db");
+    let columns = ["address", "share"];
+    let shares = |rows: &[(&str, &str)]| -> Vec<Vec<String>> {
+        rows.iter()
+            .map(|(a, s)| vec![a.to_string(), s.to_string()])
+            .collect()
+    };
+    // B received 1000, all of it from the seed A.
+    let want = shares(&[(A, "0"), (B, "1")]);
+    assert_eq!(downstream(&db, &columns), want);
     assert!(cache.exists(), "the first haircut writes the cache");
-    let written = std::fs::metadata(&cache).unwrap().modified().unwrap();
-    assert_eq!(shares(&db), want, "same shares from the cache");
+    let written = modified(&cache);
     assert_eq!(
-        std::fs::metadata(&cache).unwrap().modified().unwrap(),
-        written
+        downstream(&db, &columns),
+        want,
+        "same shares from the cache"
     );
+    assert_eq!(modified(&cache), written);
 
-    // 3000 more from a clean address: b's share drops to 1000 / 4000.
-    let clean = format!("{},0x{:064x},{d},{b},3000\n", 15, 2);
-    let second = write(
-        dir.path(),
-        "t2.csv",
-        &format!("block,tx_hash,from,to,amount\n{clean}"),
-    );
-    hoptrace(&db)
-        .args(["import", "transfers"])
-        .arg(&second)
-        .assert()
-        .success();
-    let want = vec![
-        (a.to_string(), "0".to_string()),
-        (b.to_string(), "0.25".to_string()),
-    ];
-    assert_eq!(shares(&db), want);
+    // 3000 more from a clean address: B's share drops to 1000 / 4000.
+    import_rows(&db, dir.path(), "t2.csv", &row(15, 2, d, B, 3000));
+    let want = shares(&[(A, "0"), (B, "0.25")]);
+    assert_eq!(downstream(&db, &columns), want);
 
     // A damaged cache is bypassed, not trusted.
-    let bytes = std::fs::read(&cache).unwrap();
-    std::fs::write(&cache, &bytes[..bytes.len() - 7]).unwrap();
-    assert_eq!(shares(&db), want);
+    damage(&cache, |n| n - 7);
+    assert_eq!(downstream(&db, &columns), want);
 }
