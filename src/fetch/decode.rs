@@ -27,7 +27,9 @@ use alloy::network::{
 };
 use alloy::rpc::types::Log;
 use alloy::rpc::types::trace::geth::CallFrame;
-use alloy::rpc::types::trace::parity::{Action, CallType, LocalizedTransactionTrace, TraceOutput};
+use alloy::rpc::types::trace::parity::{
+    Action, CallType, LocalizedTransactionTrace, TraceOutput, TransactionTrace,
+};
 use alloy_primitives::{Address, B256, U256, b256};
 
 use crate::transfer::{Asset, Kind, MAX_BLOCK, Transfer};
@@ -176,18 +178,7 @@ pub fn parity_internal(
         if address.is_empty() || failed.iter().any(|f| address.starts_with(f)) {
             continue;
         }
-        let moved = match &t.trace.action {
-            Action::Call(c) if matches!(c.call_type, CallType::Call | CallType::None) => {
-                Some((c.from, c.to, c.value))
-            }
-            Action::Create(c) => match &t.trace.result {
-                Some(TraceOutput::Create(o)) => Some((c.from, o.address, c.value)),
-                _ => None,
-            },
-            Action::Selfdestruct(s) => Some((s.address, s.refund_address, s.balance)),
-            _ => None,
-        };
-        if let Some((from, to, amount)) = moved.filter(|m| !m.2.is_zero()) {
+        if let Some((from, to, amount)) = value_moved(&t.trace) {
             out.push(Transfer {
                 block: block_u32(t.block_number.unwrap_or(block))?,
                 timestamp,
@@ -383,15 +374,7 @@ pub fn parity_native(
         if !t.trace.trace_address.is_empty() || t.trace.error.is_some() {
             continue;
         }
-        let moved = match &t.trace.action {
-            Action::Call(c) => Some((c.from, c.to, c.value)),
-            Action::Create(c) => match &t.trace.result {
-                Some(TraceOutput::Create(o)) => Some((c.from, o.address, c.value)),
-                _ => None,
-            },
-            _ => None,
-        };
-        if let Some((from, to, amount)) = moved.filter(|m| !m.2.is_zero()) {
+        if let Some((from, to, amount)) = value_moved(&t.trace) {
             out.push(Transfer {
                 block: block_u32(t.block_number.unwrap_or(block))?,
                 timestamp,
@@ -406,4 +389,23 @@ pub fn parity_native(
         }
     }
     Ok(out)
+}
+
+/// The ETH a trace frame moves, (from, to, value), when it moves any: a call
+/// (not a delegate or static call, which move none of their own), a contract
+/// creation that succeeded, or a self-destruct's refund. A transaction's own
+/// top-level frame is a plain call or a creation.
+fn value_moved(trace: &TransactionTrace) -> Option<(Address, Address, U256)> {
+    let moved = match &trace.action {
+        Action::Call(c) if matches!(c.call_type, CallType::Call | CallType::None) => {
+            Some((c.from, c.to, c.value))
+        }
+        Action::Create(c) => match &trace.result {
+            Some(TraceOutput::Create(o)) => Some((c.from, o.address, c.value)),
+            _ => None,
+        },
+        Action::Selfdestruct(s) => Some((s.address, s.refund_address, s.balance)),
+        _ => None,
+    };
+    moved.filter(|m| !m.2.is_zero())
 }
