@@ -308,6 +308,15 @@ impl Interner {
         }
     }
 
+    /// The ids of `t`'s addresses and asset, interned.
+    fn ids(&mut self, tx: &Transaction<'_>, t: &Transfer) -> rusqlite::Result<RowIds> {
+        Ok(RowIds {
+            from: self.address(tx, &t.from)?,
+            to: self.address(tx, &t.to)?,
+            asset: self.asset(tx, &t.asset)?,
+        })
+    }
+
     fn address(&mut self, tx: &Transaction<'_>, a: &Address) -> rusqlite::Result<i64> {
         if let Some(id) = self.addresses.get(a) {
             return Ok(*id);
@@ -457,11 +466,7 @@ impl Store {
                 let mut filled = 0usize;
                 for batch in batches {
                     for t in &batch.transfers {
-                        let row = RowIds {
-                            from: interner.address(&tx, &t.from)?,
-                            to: interner.address(&tx, &t.to)?,
-                            asset: interner.asset(&tx, &t.asset)?,
-                        };
+                        let row = interner.ids(&tx, t)?;
                         bind_transfer(&mut group, filled * 9, t, &row)?;
                         filled += 1;
                         if filled == GROUP {
@@ -473,11 +478,7 @@ impl Store {
                         // The last batch: insert what is left of the group singly.
                         let rest = &batch.transfers[batch.transfers.len() - filled..];
                         for t in rest {
-                            let row = RowIds {
-                                from: interner.address(&tx, &t.from)?,
-                                to: interner.address(&tx, &t.to)?,
-                                asset: interner.asset(&tx, &t.asset)?,
-                            };
+                            let row = interner.ids(&tx, t)?;
                             bind_transfer(&mut single, 0, t, &row)?;
                             inserted += single.raw_execute()? as u64;
                         }
@@ -1024,11 +1025,7 @@ impl Store {
             let mut single = tx.prepare_cached(&insert_sql(1))?;
             single.raw_bind_parameter(10, source_id)?;
             for t in transfers {
-                let row = RowIds {
-                    from: interner.address(&tx, &t.from)?,
-                    to: interner.address(&tx, &t.to)?,
-                    asset: interner.asset(&tx, &t.asset)?,
-                };
+                let row = interner.ids(&tx, t)?;
                 bind_transfer(&mut single, 0, t, &row)?;
                 inserted += single.raw_execute()? as u64;
             }

@@ -41,3 +41,30 @@ pub(crate) fn import_both(db: &Path, transfers: &Path, labels: &Path) {
         .assert()
         .success();
 }
+
+/// Writes `csv` to `dir/name` and imports it into `db` as labels, asserting it
+/// succeeds.
+pub(crate) fn import_labels_text(db: &Path, dir: &Path, name: &str, csv: &str) {
+    let labels = write(dir, name, csv);
+    hoptrace(db)
+        .args(["import", "labels"])
+        .arg(&labels)
+        .assert()
+        .success();
+}
+
+/// The default policy (`policy show`) with each `(old, new)` text replaced,
+/// written to `dir/name`. Asserts each replacement found its text.
+pub(crate) fn default_policy_with(dir: &Path, name: &str, edits: &[(&str, &str)]) -> PathBuf {
+    let shown = hoptrace(&dir.join("unused.db"))
+        .args(["policy", "show"])
+        .output()
+        .expect("run policy show");
+    assert!(shown.status.success());
+    let mut text = String::from_utf8(shown.stdout).expect("utf-8");
+    for (old, new) in edits {
+        assert!(text.contains(old), "the default policy has no {old:?}");
+        text = text.replace(old, new);
+    }
+    write(dir, name, &text)
+}

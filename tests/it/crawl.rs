@@ -15,7 +15,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::common::{hoptrace, write};
+use crate::common::{hoptrace, import_labels_text};
 use crate::fetch::{export, fetch, parse_export};
 use crate::fetch_node::Devnet;
 
@@ -36,19 +36,15 @@ fn crawl_two_hops_from_the_seed_stores_what_they_sent() {
     let dir = tempfile::tempdir().unwrap();
     let hacker = lower(&m["hacker"]);
     let hub = lower(&m["exchange_hub"]);
-    let labels = write(
+    let db = dir.path().join("crawl.db");
+    import_labels_text(
+        &db,
         dir.path(),
         "labels.csv",
         &format!(
             "address,category,name,source\n{hacker},hack,hacker,test\n{hub},exchange,hub,test\n"
         ),
     );
-    let db = dir.path().join("crawl.db");
-    hoptrace(&db)
-        .args(["import", "labels"])
-        .arg(&labels)
-        .assert()
-        .success();
     let out = hoptrace(&db)
         .args([
             "crawl",

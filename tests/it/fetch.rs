@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{hoptrace, write};
+use crate::common::{default_policy_with, hoptrace, import_labels_text};
 use crate::fetch_node::{Devnet, Faults, Proxy, devnet_dir, free_port};
 
 const ETHER: u128 = 1_000_000_000_000_000_000;
@@ -381,27 +381,24 @@ fn fetch_seeded_chain_gives_the_scenarios_transfers_and_hops() {
     // The hops `trace` reports for the scenario's roles.
     let hacker = lower(&m["hacker"]);
     let hub = lower(&m["exchange_hub"]);
-    let labels = write(
+    import_labels_text(
+        &db,
         dir.path(),
         "labels.csv",
         &format!(
             "address,category,name,source\n{hacker},hack,seed.py hacker,test\n{hub},exchange,seed.py exchange hub,test\n"
         ),
     );
-    hoptrace(&db)
-        .args(["import", "labels"])
-        .arg(&labels)
-        .assert()
-        .success();
     // The default policy with no dust threshold (peel-out-1 gets 0.5 ETH) and room
     // for the hops.
-    let shown = hoptrace(&db).args(["policy", "show"]).output().unwrap();
-    let policy_text = String::from_utf8(shown.stdout)
-        .unwrap()
-        .replace("max_hops = 6", "max_hops = 10")
-        .replace("ETH = \"1000000000000000000\"", "ETH = \"0\"");
-    assert!(policy_text.contains("ETH = \"0\""));
-    let policy = write(dir.path(), "policy.toml", &policy_text);
+    let policy = default_policy_with(
+        dir.path(),
+        "policy.toml",
+        &[
+            ("max_hops = 6", "max_hops = 10"),
+            ("ETH = \"1000000000000000000\"", "ETH = \"0\""),
+        ],
+    );
     let out = hoptrace(&db)
         .args([
             "trace",

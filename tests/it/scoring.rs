@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::common::{hoptrace, import_both, write};
+use crate::common::{default_policy_with, hoptrace, import_both, import_labels_text, write};
 
 const SANCTIONED: &str = "0x5555555555555555555555555555555555555555";
 const FORWARDER: &str = "0xf0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0";
@@ -218,20 +218,12 @@ fn policy_show_prints_the_defaults_that_a_policy_file_reproduces() {
 fn hub_degree_prunes_and_reports() {
     let dir = tempfile::tempdir().unwrap();
     let db = dusting(dir.path());
-    let text = String::from_utf8(
-        hoptrace(&db)
-            .args(["policy", "show"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
     // The forwarder has degree 2: with a cut-off of 1 it is a hub, reached but not
     // expanded, so the onward wallet is no longer reached.
-    let policy = write(
+    let policy = default_policy_with(
         dir.path(),
         "hubs.toml",
-        &text.replace("hub_degree = 0", "hub_degree = 1"),
+        &[("hub_degree = 0", "hub_degree = 1")],
     );
     let (_, results) = check_json(
         &db,
@@ -272,36 +264,24 @@ fn diff_names_the_cause_of_each_change() {
     assert_eq!(diff(&old), "no score changed\n");
 
     // One label added: the onward wallet's forwarder becomes a hack seed.
-    let labels = write(
+    import_labels_text(
+        &db,
         dir.path(),
         "hacks.csv",
         &format!(
             "address,category,name,source,version\n{FORWARDER},hack,Forwarder,test-hacks,v1\n"
         ),
     );
-    hoptrace(&db)
-        .args(["import", "labels"])
-        .arg(&labels)
-        .assert()
-        .success();
     let (after, _) = check_json(&db, &[], &asked);
     let text = diff(&write(dir.path(), "label.json", &after));
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(text.starts_with(&format!("{ONWARD}  60 (high) -> 90 (severe)  because: new label: seed {FORWARDER} (hack); lists added test-hacks@v1")), "{text}");
 
     // A changed policy.
-    let policy = String::from_utf8(
-        hoptrace(&db)
-            .args(["policy", "show"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let strict = write(
+    let strict = default_policy_with(
         dir.path(),
         "strict.toml",
-        &policy.replace("upstream = 0.8", "upstream = 0.5"),
+        &[("upstream = 0.8", "upstream = 0.5")],
     );
     let (changed, _) = check_json(&db, &["--policy", strict.to_str().unwrap()], &asked);
     let new = write(dir.path(), "policy.json", &changed);
