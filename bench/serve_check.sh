@@ -15,7 +15,8 @@
 # Then it runs schemathesis (all checks, positive and negative data) against
 # /openapi.json. Needs wrk (Debian) and schemathesis (PyPI): CI installs both.
 # --warm first screens the whole address list (POST /v1/screen, 1000 at a time),
-# which fills the evidence cache: the steady state the README's figures measure.
+# which fills the evidence and answer caches: the steady state the README's
+# figures measure, and the memory a long run levels off at.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -77,6 +78,10 @@ curl -fsS "${auth[@]}" "$url/v1/status"; echo
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$server/status"; }
 generation() { curl -fsS "${auth[@]}" "$url/v1/status" | sed 's/.*"generation":\([0-9]*\).*/\1/'; }
 
+# Warm up: one reload's worth of allocator state, then (--warm) the caches of the
+# state now loaded filled, then connections. Reloads during the run start with
+# empty caches that fill again, up to their bounds.
+[ "$reload_at" -gt 0 ] && curl -fsS -X POST "${auth[@]}" "$url/v1/reload" >/dev/null
 if [ "$warm" = 1 ]; then
     split -l 1000 "$addresses" "$work/chunk."
     for f in "$work"/chunk.*; do
@@ -86,10 +91,8 @@ if [ "$warm" = 1 ]; then
     done
     echo "screened $(wc -l <"$addresses") addresses once"
 fi
-# Warm up (connections, caches, one reload's worth of allocator state).
 ADDRESSES="$addresses" TOKEN="$token" wrk -t"$threads" -c"$connections" -d3s \
     -s bench/serve_wrk.lua "$url" >/dev/null
-[ "$reload_at" -gt 0 ] && curl -fsS -X POST "${auth[@]}" "$url/v1/reload" >/dev/null
 before=$(rss)
 gen_before=$(generation)
 
