@@ -3,7 +3,7 @@
 #
 #   bench/serve_check.sh [--db DB --addresses FILE] [--bin PATH] [--duration S]
 #                        [--reload-at S] [--threads N] [--connections N]
-#                        [--warm] [--no-schemathesis]
+#                        [--warm] [--no-schemathesis] [--serve-arg ARG]...
 #
 # Without --db it imports the demo data (fixtures/ronin) into a temporary store
 # and screens every address of its transfers plus a few unknown ones. It starts
@@ -16,12 +16,13 @@
 # /openapi.json. Needs wrk (Debian) and schemathesis (PyPI): CI installs both.
 # --warm first screens the whole address list (POST /v1/screen, 1000 at a time),
 # which fills the evidence and answer caches: the steady state the README's
-# figures measure, and the memory a long run levels off at.
+# figures measure, and the memory a long run levels off at. Each --serve-arg is
+# passed on to `hoptrace serve` (e.g. --serve-arg --answer-cache --serve-arg 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 db="" addresses="" bin="target/debug/hoptrace" duration=25 reload_at=10
-threads=2 connections=16 schemathesis=1 warm=0
+threads=2 connections=16 schemathesis=1 warm=0 serve_args=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --db) db="$2"; shift 2 ;;
@@ -33,6 +34,7 @@ while [ $# -gt 0 ]; do
         --connections) connections="$2"; shift 2 ;;
         --no-schemathesis) schemathesis=0; shift ;;
         --warm) warm=1; shift ;;
+        --serve-arg) serve_args+=("$2"); shift 2 ;;
         *) echo "serve_check: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -61,7 +63,7 @@ fi
 token="serve-check-$RANDOM$RANDOM"
 printf '%s\n' "$token" >"$work/token"
 RUST_LOG=info NO_COLOR=1 "$bin" --db "$db" serve --listen 127.0.0.1:0 \
-    --token-file "$work/token" >"$work/stdout" 2>"$work/server.log" &
+    --token-file "$work/token" "${serve_args[@]}" >"$work/stdout" 2>"$work/server.log" &
 server=$!
 url=""
 for _ in $(seq 1 6000); do
