@@ -93,7 +93,11 @@ if [ "$warm" = 1 ]; then
     done
     echo "screened $(wc -l <"$addresses") addresses once"
 fi
-ADDRESSES="$addresses" TOKEN="$token" wrk -t"$threads" -c"$connections" -d3s \
+# With --warm, long enough for the caches' churn (a full shard is cleared and
+# refilled) to reach its steady state too.
+warmup=3
+[ "$warm" = 1 ] && warmup=30
+ADDRESSES="$addresses" TOKEN="$token" wrk -t"$threads" -c"$connections" -d"${warmup}s" \
     -s bench/serve_wrk.lua "$url" >/dev/null
 before=$(rss)
 gen_before=$(generation)

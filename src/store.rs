@@ -857,6 +857,15 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Limits this connection's page cache to `mib` MiB (256 MiB when opened, for
+    /// imports); pages beyond it are freed. A server's many short look-ups need
+    /// little: the operating system caches the file as well.
+    pub fn limit_cache(&self, mib: u32) -> Result<(), StoreError> {
+        self.conn
+            .pragma_update(None, "cache_size", -(i64::from(mib) * 1024))?;
+        Ok(())
+    }
+
     /// Row counts: (transfers, addresses, labels, sources). Read without scanning
     /// the large tables (counting 50 M transfers takes seconds): rows are never
     /// deleted, every stored transfer is counted in its source's `inserted` in the

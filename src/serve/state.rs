@@ -169,6 +169,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Page cache of each pooled read connection, MiB (each serves evidence look-ups
+/// by index; at the store's default of 256 MiB a few connections would hold more
+/// than the answers).
+const READER_CACHE_MIB: u32 = 16;
+
 /// Most evidence transfers cached per loaded state (about 400 bytes each,
 /// rendered): paths from the same seeds share their first hops, so most steps
 /// are looked up in SQLite and rendered once.
@@ -244,6 +249,7 @@ impl Loaded {
             elapsed = ?t.elapsed(),
             "data loaded"
         );
+        store.limit_cache(READER_CACHE_MIB)?;
         Ok(Loaded {
             index: AddressIndex::new(&analysis.graph),
             provenance: Arc::new(report::provenance(&analysis)),
@@ -319,7 +325,11 @@ impl Loaded {
         let pooled = lock(&self.stores).pop();
         match pooled {
             Some(s) => Ok(s),
-            None => Store::open(&self.db),
+            None => {
+                let store = Store::open(&self.db)?;
+                store.limit_cache(READER_CACHE_MIB)?;
+                Ok(store)
+            }
         }
     }
 
