@@ -12,9 +12,9 @@
 //! reached but never enter the frontier. O(E) per search, far less in practice on
 //! power-law graphs, where bottom-up levels stop early.
 //!
-//! Shape, for speed on large graphs (50 M transfers, 1000 seeds: 0.15 s per
-//! search on 2 vCPUs, from 0.38 s with a log of records numbered after each
-//! level):
+//! Shape, for speed on large graphs (50 M transfers, 1000 seeds, 2 vCPUs:
+//! 0.08–0.10 s per search, from 0.38–0.43 s with a log of records numbered after
+//! each level):
 //! - a node is reached once, so its record is numbered by the node itself: no
 //!   log of records to number in order after each level, no lookup of the
 //!   parent's record. Per node the search keeps one word (predecessor node and
