@@ -254,12 +254,71 @@ pub struct Step {
 #[derive(Debug, Clone)]
 pub struct Reach {
     direction: Direction,
-    records: Vec<Record>,
-    /// Per node, the record that first reached it (`NONE` if never).
-    first: Vec<u32>,
+    store: Store,
+}
+
+/// How a search keeps its records.
+#[derive(Debug, Clone)]
+enum Store {
+    /// A log of improvements (the temporal search): a node may improve several
+    /// times, and `first[node]` is the record that first reached it (`NONE` if
+    /// never).
+    Log {
+        records: Vec<Record>,
+        first: Vec<u32>,
+    },
+    /// One record per node, numbered by node (the untimed search, where a node is
+    /// reached once): `link[v]` packs the predecessor node (high half, `NONE` for
+    /// a seed) with the key of the edge that reached `v` (low half), and
+    /// `level[v]` is v's hop count plus one, 0 if unreached.
+    Tree {
+        link: Vec<u64>,
+        level: Vec<u32>,
+        reached: usize,
+    },
 }
 
 impl Reach {
+    /// An untimed search's result; see [`Store::Tree`].
+    fn tree(direction: Direction, link: Vec<u64>, level: Vec<u32>, reached: usize) -> Reach {
+        Reach {
+            direction,
+            store: Store::Tree {
+                link,
+                level,
+                reached,
+            },
+        }
+    }
+
+    /// The record that first reached `node`, if any.
+    #[inline]
+    fn first(&self, node: u32) -> Option<u32> {
+        match &self.store {
+            Store::Log { first, .. } => first.get(node as usize).copied().filter(|&r| r != NONE),
+            Store::Tree { level, .. } => {
+                level.get(node as usize).filter(|&&l| l != 0).map(|_| node)
+            }
+        }
+    }
+
+    /// Record `r`.
+    #[inline]
+    fn record(&self, r: u32) -> Record {
+        match &self.store {
+            Store::Log { records, .. } => records[r as usize],
+            Store::Tree { link, level, .. } => {
+                let l = link[r as usize];
+                Record {
+                    node: r,
+                    key: l as u32,
+                    pred: (l >> 32) as u32,
+                    level: level[r as usize] - 1,
+                }
+            }
+        }
+    }
+
     /// The direction searched.
     pub fn direction(&self) -> Direction {
         self.direction
@@ -267,39 +326,34 @@ impl Reach {
 
     /// The hop count of `node`, if reached.
     pub fn hops(&self, node: u32) -> Option<u32> {
-        match self.first.get(node as usize) {
-            Some(&r) if r != NONE => Some(self.records[r as usize].level),
-            _ => None,
-        }
+        self.first(node).map(|r| self.record(r).level)
     }
 
     /// The seed at the start (downstream) or end (upstream) of `node`'s path.
     pub fn seed(&self, node: u32) -> Option<u32> {
-        match self.first.get(node as usize) {
-            Some(&r) if r != NONE => {
-                let mut r = r;
-                while self.records[r as usize].pred != NONE {
-                    r = self.records[r as usize].pred;
-                }
-                Some(self.records[r as usize].node)
-            }
-            _ => None,
+        let mut rec = self.record(self.first(node)?);
+        while rec.pred != NONE {
+            rec = self.record(rec.pred);
         }
+        Some(rec.node)
     }
 
     /// How many nodes were reached (seeds included).
     pub fn reached_count(&self) -> usize {
-        self.first.iter().filter(|&&r| r != NONE).count()
+        match &self.store {
+            Store::Log { first, .. } => first.iter().filter(|&&r| r != NONE).count(),
+            Store::Tree { reached, .. } => *reached,
+        }
     }
 
     /// Every reached node with its hop count, sorted by (hops, node).
     pub fn reached(&self) -> Vec<(u32, u32)> {
-        let mut out: Vec<(u32, u32)> = self
-            .first
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| **r != NONE)
-            .map(|(n, &r)| (self.records[r as usize].level, n as u32))
+        let nodes = match &self.store {
+            Store::Log { first, .. } => first.len(),
+            Store::Tree { level, .. } => level.len(),
+        };
+        let mut out: Vec<(u32, u32)> = (0..nodes as u32)
+            .filter_map(|n| self.hops(n).map(|h| (h, n)))
             .collect();
         out.sort_unstable();
         out.into_iter().map(|(h, n)| (n, h)).collect()
@@ -310,16 +364,12 @@ impl Reach {
     /// an unreached node.
     pub fn path(&self, node: u32) -> Vec<Step> {
         let mut steps = Vec::new();
-        let Some(&start) = self.first.get(node as usize) else {
+        let Some(start) = self.first(node) else {
             return steps;
         };
-        let mut r = start;
-        while r != NONE {
-            let rec = self.records[r as usize];
-            if rec.pred == NONE {
-                break;
-            }
-            let pred = self.records[rec.pred as usize];
+        let mut rec = self.record(start);
+        while rec.pred != NONE {
+            let pred = self.record(rec.pred);
             let block = self.direction.block(rec.key);
             steps.push(match self.direction {
                 Direction::Downstream => Step {
@@ -333,7 +383,7 @@ impl Reach {
                     block,
                 },
             });
-            r = rec.pred;
+            rec = pred;
         }
         if self.direction == Direction::Downstream {
             steps.reverse();
@@ -341,9 +391,13 @@ impl Reach {
         steps
     }
 
-    /// Records kept (improvements made), for statistics.
+    /// Records kept (improvements made; reached nodes for an untimed search), for
+    /// statistics.
     pub fn record_count(&self) -> usize {
-        self.records.len()
+        match &self.store {
+            Store::Log { records, .. } => records.len(),
+            Store::Tree { reached, .. } => *reached,
+        }
     }
 }
 
@@ -529,8 +583,7 @@ pub fn hops_with_threads(
     );
     Reach {
         direction,
-        records,
-        first,
+        store: Store::Log { records, first },
     }
 }
 

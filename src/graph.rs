@@ -38,6 +38,26 @@ pub(crate) fn huge_vec<T>(n: usize, mut f: impl FnMut(usize) -> T) -> Vec<T> {
     v
 }
 
+/// A vector of `n` zeros, taken zeroed from the allocator (for a large vector,
+/// fresh pages from the kernel: nothing is written now, and each page is cleared
+/// by whichever thread first touches it) and advised as wanting huge pages, as in
+/// [`huge_vec`].
+pub(crate) fn huge_zeroed<T: bytemuck::Zeroable>(n: usize) -> Vec<T> {
+    let layout = std::alloc::Layout::array::<T>(n).expect("vector size overflows");
+    if layout.size() == 0 {
+        return Vec::new();
+    }
+    // SAFETY: the layout has a non-zero size.
+    let ptr = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<T>();
+    if ptr.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    advise_huge_pages(ptr.cast::<u8>(), layout.size());
+    // SAFETY: `ptr` was allocated by the global allocator with the layout of `n`
+    // values of `T`, all zero, which `Zeroable` says is a valid `T`.
+    unsafe { Vec::from_raw_parts(ptr, n, n) }
+}
+
 #[cfg(target_os = "linux")]
 fn advise_huge_pages(ptr: *mut u8, len: usize) {
     const HUGE: usize = 2 << 20;
