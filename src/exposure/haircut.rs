@@ -49,13 +49,20 @@
 //! touches for one address is two 64-byte lines, its holding (balance, fraction,
 //! `since`, flags and named seeds) and its inflow (received, tainted, named seeds).
 //! The pass prefetches the lines of the flows a few places ahead, since on a large
-//! graph memory latency, not arithmetic, is the cost. The largest asset runs on
-//! the calling thread while a second thread takes the others. The obvious engine,
+//! graph memory latency is a large part of the cost. The largest asset's pass is
+//! shared by two threads: the calling thread keeps the holdings (the senders'
+//! spends and the receivers' mixes, which must go in chain order) and hands each
+//! tainted transfer's receiver, amount and named seeds, in chunks and in chain
+//! order, to a second thread that keeps the inflows (and adds up the amounts
+//! received at the end); a third thread runs the other assets. Mixing named seeds
+//! is a fixed network of compare-exchanges, without data-dependent branches
+//! (`Top::mix`): with many seeds it is the common case. The obvious engine,
 //! `U256` balances and `f64` parts in a hash map per (address, asset), is
 //! [`reference::reference_haircut`]; a property test checks that both agree.
 //!
 //! Cost: O(transfers x TOP_SEEDS) time; memory 32 bytes per flow for the split,
-//! 128 bytes per (address, asset) pair while running and 64 after.
+//! 128 bytes per (address, asset) pair while running and 64 after, and 4 MiB of
+//! chunks under way between the two threads of the largest asset.
 
 pub mod reference;
 
@@ -100,6 +107,16 @@ fn to_u128(x: U256) -> u128 {
         (u128::from(limbs[1]) << 64) | u128::from(limbs[0])
     } else {
         u128::MAX
+    }
+}
+
+/// `x` as the nearest `f64` (as `x as f64`), without the library call for values
+/// below 2^64.
+#[inline]
+fn f64_of(x: u128) -> f64 {
+    match u64::try_from(x) {
+        Ok(small) => small as f64,
+        Err(_) => x as f64,
     }
 }
 
@@ -175,11 +192,33 @@ impl<P: Part> Top<P> {
     }
 
     /// `self * wa + other * wb`, seed by seed, keeping the largest positive parts
-    /// (ties to the smaller seed id). Both inputs are sorted by seed, so this is a
-    /// merge; when more than [`TOP_SEEDS`] seeds result, the smallest are dropped.
+    /// (ties to the smaller seed id), sorted by seed. When more than [`TOP_SEEDS`]
+    /// seeds result, the smallest parts are dropped.
+    ///
+    /// Without branches on the data: mixes of different seeds are the common case
+    /// on a large graph, and a merge that drops parts one at a time mispredicts at
+    /// nearly every step. Instead the (at most `2 x TOP_SEEDS`) candidates go
+    /// through small sorting networks (below): a fixed 19 compare-exchanges.
     fn mix<Q: Part>(&self, wa: f64, other: &Top<Q>, wb: f64) -> Top<P> {
-        // The common cases, with the same arithmetic as the merge below: the other
-        // side empty, or both naming the same seeds, and no part dropping to zero.
+        const C: usize = 2 * TOP_SEEDS;
+        // The common cases, with the same arithmetic as below: one side empty, or
+        // both naming the same seeds, and no part dropping to zero.
+        if self.is_empty() {
+            let mut out = Top {
+                seeds: other.seeds,
+                parts: [P::default(); TOP_SEEDS],
+            };
+            let mut positive = true;
+            for k in 0..TOP_SEEDS {
+                if other.seeds[k] != NO_SEED {
+                    out.parts[k] = P::put(other.parts[k].get() * wb);
+                    positive &= out.parts[k].get() > 0.0;
+                }
+            }
+            if positive {
+                return out;
+            }
+        }
         if other.is_empty() || self.seeds == other.seeds {
             let mut out = Top {
                 seeds: self.seeds,
@@ -201,71 +240,81 @@ impl<P: Part> Top<P> {
                 return out;
             }
         }
-        let mut seeds = [NO_SEED; 2 * TOP_SEEDS];
-        let mut parts = [0.0f64; 2 * TOP_SEEDS];
-        let (mut i, mut j, mut n) = (0, 0, 0);
-        loop {
-            let a = if i < TOP_SEEDS {
-                self.seeds[i]
-            } else {
-                NO_SEED
-            };
-            let b = if j < TOP_SEEDS {
-                other.seeds[j]
-            } else {
-                NO_SEED
-            };
-            if a == NO_SEED && b == NO_SEED {
-                break;
+        // Candidates: this side's seeds (plus the other side's part of the same
+        // seed), then the other side's seeds that this side does not name. Not a
+        // candidate: an empty slot, a seed already counted, or a part that is not
+        // positive once stored.
+        let mut seeds = [NO_SEED; C];
+        let mut parts = [0.0f64; C];
+        let mut valid = [false; C];
+        let mut matched = [false; TOP_SEEDS];
+        for i in 0..TOP_SEEDS {
+            let seed = self.seeds[i];
+            let mut theirs = 0.0;
+            for (j, matched) in matched.iter_mut().enumerate() {
+                let same = (other.seeds[j] == seed) & (seed != NO_SEED);
+                *matched |= same;
+                theirs += if same { other.parts[j].get() * wb } else { 0.0 };
             }
-            if a == b {
-                seeds[n] = a;
-                parts[n] = self.parts[i].get() * wa + other.parts[j].get() * wb;
-                i += 1;
-                j += 1;
-            } else if a < b {
-                seeds[n] = a;
-                parts[n] = self.parts[i].get() * wa;
-                i += 1;
-            } else {
-                seeds[n] = b;
-                parts[n] = other.parts[j].get() * wb;
-                j += 1;
-            }
-            n += 1;
+            seeds[i] = seed;
+            parts[i] = self.parts[i].get() * wa + theirs;
+            valid[i] = seed != NO_SEED;
         }
-        // Drop what is not positive, then the smallest parts beyond TOP_SEEDS (the
-        // larger seed id first among equal parts).
-        let mut keep = [false; 2 * TOP_SEEDS];
-        let mut kept = 0;
-        for k in 0..n {
-            keep[k] = P::put(parts[k]).get() > 0.0;
-            kept += usize::from(keep[k]);
+        for j in 0..TOP_SEEDS {
+            seeds[TOP_SEEDS + j] = other.seeds[j];
+            parts[TOP_SEEDS + j] = other.parts[j].get() * wb;
+            valid[TOP_SEEDS + j] = (other.seeds[j] != NO_SEED) & !matched[j];
         }
-        while kept > TOP_SEEDS {
-            let mut worst = usize::MAX;
-            for k in 0..n {
-                if keep[k]
-                    && (worst == usize::MAX
-                        || parts[k] < parts[worst]
-                        || (parts[k] == parts[worst] && seeds[k] > seeds[worst]))
-                {
-                    worst = k;
-                }
-            }
-            keep[worst] = false;
-            kept -= 1;
+        // Rank keys: a larger part, then a smaller seed, is a larger key (the parts
+        // are positive, so their bits order as they do); 0 is no candidate. Both halves
+        // are sorted (largest first) by a 4-sorter; the larger of `a[i]` and
+        // `b[3 - i]` are then the 4 largest of all (a bitonic split), and a last
+        // 4-sorter puts them in seed order. Min and max compile to conditional moves.
+        let mut keys = [0u128; C];
+        for k in 0..C {
+            let positive = valid[k] & (P::put(parts[k]).get() > 0.0);
+            let key = (u128::from(parts[k].to_bits()) << 32) | u128::from(!seeds[k]);
+            keys[k] = if positive { key } else { 0 };
         }
+        let (mut a, mut b) = ([0u128; TOP_SEEDS], [0u128; TOP_SEEDS]);
+        a.copy_from_slice(&keys[..TOP_SEEDS]);
+        b.copy_from_slice(&keys[TOP_SEEDS..]);
+        sort4_descending(&mut a);
+        sort4_descending(&mut b);
+        let best: [u128; TOP_SEEDS] = std::array::from_fn(|i| a[i].max(b[TOP_SEEDS - 1 - i]));
+        // By seed (no candidate: NO_SEED, last), with the position in `best` below.
+        let mut order: [u64; TOP_SEEDS] =
+            std::array::from_fn(|i| (u64::from(!(best[i] as u32)) << 8) | i as u64);
+        sort4_ascending(&mut order);
         let mut out = Top::default();
-        let mut m = 0;
-        for k in 0..n {
-            if keep[k] {
-                out.seeds[m] = seeds[k];
-                out.parts[m] = P::put(parts[k]);
-                m += 1;
-            }
+        for (m, &o) in order.iter().enumerate() {
+            let key = best[(o & 0xff) as usize];
+            out.seeds[m] = !(key as u32);
+            out.parts[m] = P::put(f64::from_bits((key >> 32) as u64));
         }
         out
+    }
+}
+
+const _: () = assert!(TOP_SEEDS == 4, "Top::mix sorts with 4-element networks");
+
+/// Sorts 4 keys, largest first (an optimal 5-comparator network).
+#[inline]
+fn sort4_descending(v: &mut [u128; 4]) {
+    for (i, j) in [(0, 1), (2, 3), (0, 2), (1, 3), (1, 2)] {
+        let (x, y) = (v[i], v[j]);
+        v[i] = x.max(y);
+        v[j] = x.min(y);
+    }
+}
+
+/// Sorts 4 keys, smallest first.
+#[inline]
+fn sort4_ascending(v: &mut [u64; 4]) {
+    for (i, j) in [(0, 1), (2, 3), (0, 2), (1, 3), (1, 2)] {
+        let (x, y) = (v[i], v[j]);
+        v[i] = x.min(y);
+        v[j] = x.max(y);
     }
 }
 
@@ -469,10 +518,15 @@ impl<'a> Haircut<'a> {
         }
     }
 
-    /// The dense asset, read from `flows`: local numbers are the address ids.
+    /// The dense asset, read from `flows`: local numbers are the address ids. Two
+    /// threads share the pass: this one keeps the holdings (2 lines a leg) and
+    /// hands every tainted leg's [`Carry`], in chain order, to a second one that
+    /// keeps the inflows (the third line, and the second mix), then adds up the
+    /// amounts received.
     fn run_dense(&self, asset: u32, flows: &[Flow], carried: &mut [bool]) -> AssetRun {
-        let mut holdings = huge_vec(self.since.len(), |v| self.holding(v as u32));
-        let mut inflows = huge_vec(holdings.len(), |_| Inflow::default());
+        /// Messages under way before the holdings wait for the inflows.
+        const QUEUE: usize = 16;
+        let n = self.since.len();
         let leg = |i: usize| {
             let f = &flows[i];
             (f.asset == asset && !f.amount.is_zero()).then(|| Leg {
@@ -483,16 +537,49 @@ impl<'a> Haircut<'a> {
                 amount: to_u128(f.amount),
             })
         };
-        pass(
-            flows.len(),
-            leg,
-            &mut holdings,
-            &mut inflows,
-            |v| v,
-            |f| {
-                carried[f as usize] = true;
-            },
-        );
+        let leg = &leg;
+        let inflows = std::thread::scope(|scope| {
+            let (full, full_rx) = std::sync::mpsc::sync_channel::<Vec<Carry>>(QUEUE);
+            let (empty_tx, empty) = std::sync::mpsc::channel::<Vec<Carry>>();
+            let inflows = scope.spawn(move || {
+                let mut inflows = huge_vec(n, |_| Inflow::default());
+                const AHEAD: usize = 16;
+                for chunk in full_rx {
+                    for (i, c) in chunk.iter().enumerate() {
+                        if let Some(next) = chunk.get(i + AHEAD) {
+                            prefetch(&inflows[next.to as usize]);
+                        }
+                        receive(&mut inflows[c.to as usize], c);
+                    }
+                    // The holdings' side may be done and gone: then nobody reuses it.
+                    let _ = empty_tx.send(chunk);
+                }
+                for i in 0..flows.len() {
+                    if let Some(next) = flows.get(i + AHEAD) {
+                        prefetch(&inflows[next.to as usize]);
+                    }
+                    if let Some(l) = leg(i) {
+                        let got = &mut inflows[l.to as usize];
+                        got.total = got.total.saturating_add(l.amount);
+                    }
+                }
+                inflows
+            });
+            let mut holdings = huge_vec(n, |v| self.holding(v as u32));
+            let mut chunks = Chunks {
+                chunk: Vec::with_capacity(CHUNK),
+                full: &full,
+                empty: &empty,
+                carried,
+            };
+            spend(flows.len(), leg, &mut holdings, |v| v, &mut chunks);
+            let chunk = chunks.chunk;
+            let _ = full.send(chunk);
+            drop(full);
+            inflows
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e))
+        });
         AssetRun {
             asset,
             nodes: Vec::new(),
@@ -529,13 +616,15 @@ impl<'a> Haircut<'a> {
         }
         let mut holdings = huge_vec(nodes.len(), |i| self.holding(nodes[i]));
         let mut inflows = huge_vec(nodes.len(), |_| Inflow::default());
-        pass(
+        spend(
             local.len(),
             |i| Some(local[i]),
             &mut holdings,
-            &mut inflows,
             |local| nodes[local as usize],
-            |f| carried.push(f),
+            &mut Inflows {
+                inflows: &mut inflows,
+                carried: |f| carried.push(f),
+            },
         );
         AssetRun {
             asset,
@@ -581,17 +670,62 @@ fn split_by_asset(flows: &[Flow], counts: &[usize], skip: Option<usize>) -> (Vec
     (legs, bounds)
 }
 
+/// What one leg brings its receiver: the sender's side of the pass, the input of
+/// the receiver's inflow.
+#[derive(Debug, Clone, Copy)]
+struct Carry {
+    /// The receiver (local number).
+    to: u32,
+    /// The flow number.
+    flow: u32,
+    amount: u128,
+    /// The tainted part of `amount`; 0 when the leg carried no taint.
+    tainted: f64,
+    /// Its named seeds, as fractions of `tainted`.
+    seeds: Top<f32>,
+}
+
+/// Where [`spend`] sends what each leg brings its receiver.
+trait Sink {
+    /// A leg a few places ahead goes to `to`: time to prefetch.
+    fn ahead(&mut self, to: u32);
+    /// The next leg's [`Carry`], in chain order.
+    fn take(&mut self, carry: Carry);
+}
+
+/// The inflows of one thread's pass; `carried` is called with the flow number of
+/// every leg that carried taint.
+struct Inflows<'a, F: FnMut(u32)> {
+    inflows: &'a mut [Inflow],
+    carried: F,
+}
+
+impl<F: FnMut(u32)> Sink for Inflows<'_, F> {
+    fn ahead(&mut self, to: u32) {
+        prefetch(&self.inflows[to as usize]);
+    }
+
+    fn take(&mut self, c: Carry) {
+        let got = &mut self.inflows[c.to as usize];
+        got.total = got.total.saturating_add(c.amount);
+        if c.tainted > 0.0 {
+            receive(got, &c);
+            (self.carried)(c.flow);
+        }
+    }
+}
+
 /// The haircut pass over one asset's legs, `leg(i)` for `i` in `0..count` (local
-/// numbers, chain order; `None` for a position that is not one). `node` gives a
-/// local number's address id (seeds are named by it); `carried` is called with the
-/// flow number of every leg that carried taint.
-fn pass(
+/// numbers, chain order; `None` for a position that is not one), as far as the
+/// holdings go: the sender's balance and mix, then the receiver's. `node` gives a
+/// local number's address id (seeds are named by it); `sink` gets every leg's
+/// [`Carry`], in chain order.
+fn spend(
     count: usize,
     leg: impl Fn(usize) -> Option<Leg>,
     holdings: &mut [Holding],
-    inflows: &mut [Inflow],
     node: impl Fn(u32) -> u32,
-    mut carried: impl FnMut(u32),
+    sink: &mut impl Sink,
 ) {
     const AHEAD: usize = 16;
     for i in 0..count {
@@ -600,13 +734,13 @@ fn pass(
         {
             prefetch(&holdings[next.from as usize]);
             prefetch(&holdings[next.to as usize]);
-            prefetch(&inflows[next.to as usize]);
+            sink.ahead(next.to);
         }
         let Some(leg) = leg(i) else {
             continue;
         };
         let amount = leg.amount;
-        let amount_f = amount as f64;
+        let amount_f = f64_of(amount);
         let (s, r) = (leg.from as usize, leg.to as usize);
         let sender = &mut holdings[s];
         let known = amount.min(sender.balance);
@@ -618,7 +752,7 @@ fn pass(
         } else if !sender.expandable || known == 0 || sender.taint <= 0.0 {
             (0.0, Top::default())
         } else {
-            let covered = (known as f64 / amount_f).clamp(0.0, 1.0);
+            let covered = (f64_of(known) / amount_f).clamp(0.0, 1.0);
             ((sender.taint * covered).clamp(0.0, 1.0), sender.seeds)
         };
         sender.balance -= known;
@@ -626,20 +760,17 @@ fn pass(
             sender.taint = 0.0;
             sender.seeds = Top::default();
         }
-        let got = &mut inflows[r];
-        got.total = got.total.saturating_add(amount);
-        if taint > 0.0 {
-            let before = got.tainted;
-            got.tainted += taint * amount_f;
-            got.seeds = got
-                .seeds
-                .mix(before / got.tainted, &seeds, taint * amount_f / got.tainted);
-            carried(leg.flow);
-        }
+        sink.take(Carry {
+            to: leg.to,
+            flow: leg.flow,
+            amount,
+            tainted: taint * amount_f,
+            seeds,
+        });
         let receiver = &mut holdings[r];
         let total = receiver.balance.saturating_add(amount);
         if taint > 0.0 || receiver.taint > 0.0 {
-            let weight = (amount_f / total as f64).clamp(0.0, 1.0);
+            let weight = (amount_f / f64_of(total)).clamp(0.0, 1.0);
             let kept = receiver.taint * (1.0 - weight);
             let added = taint * weight;
             receiver.taint = (kept + added).clamp(0.0, 1.0);
@@ -652,6 +783,50 @@ fn pass(
         }
         receiver.balance = total;
     }
+}
+
+/// The dense asset's tainted carries, sent in chunks of [`CHUNK`] to the thread
+/// that keeps the inflows (and the chunks it is done with come back).
+struct Chunks<'a> {
+    chunk: Vec<Carry>,
+    full: &'a std::sync::mpsc::SyncSender<Vec<Carry>>,
+    empty: &'a std::sync::mpsc::Receiver<Vec<Carry>>,
+    carried: &'a mut [bool],
+}
+
+/// Carries per message (64 bytes each: a message stays in the cache).
+const CHUNK: usize = 4096;
+
+impl Sink for Chunks<'_> {
+    fn ahead(&mut self, _: u32) {}
+
+    fn take(&mut self, c: Carry) {
+        if c.tainted > 0.0 {
+            self.carried[c.flow as usize] = true;
+            self.chunk.push(c);
+            if self.chunk.len() == CHUNK {
+                let mut next = self
+                    .empty
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+                next.clear();
+                // A send fails only if the inflows' side panicked: its join passes
+                // that on.
+                let _ = self.full.send(std::mem::replace(&mut self.chunk, next));
+            }
+        }
+    }
+}
+
+/// Adds a tainted [`Carry`] to the tainted part and named seeds of its receiver's
+/// inflow (not to its total).
+#[inline]
+fn receive(got: &mut Inflow, c: &Carry) {
+    let before = got.tainted;
+    got.tainted += c.tainted;
+    got.seeds = got
+        .seeds
+        .mix(before / got.tainted, &c.seeds, c.tainted / got.tainted);
 }
 
 /// The result of a haircut: what every address received, per asset.
@@ -805,6 +980,129 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() <= 1e-12 * b.abs().max(1.0)
+    }
+
+    /// The merge `Top::mix` replaced: the oracle for its branch-free version.
+    fn mix_by_merge(this: &Top<f32>, wa: f64, other: &Top<f32>, wb: f64) -> Top<f32> {
+        type P = f32;
+        // The common cases, with the same arithmetic as the merge below: the other
+        // side empty, or both naming the same seeds, and no part dropping to zero.
+        if other.is_empty() || this.seeds == other.seeds {
+            let mut out = Top {
+                seeds: this.seeds,
+                parts: [P::default(); TOP_SEEDS],
+            };
+            let mut positive = true;
+            for k in 0..TOP_SEEDS {
+                if this.seeds[k] != NO_SEED {
+                    let x = if other.is_empty() {
+                        this.parts[k].get() * wa
+                    } else {
+                        this.parts[k].get() * wa + other.parts[k].get() * wb
+                    };
+                    out.parts[k] = P::put(x);
+                    positive &= out.parts[k].get() > 0.0;
+                }
+            }
+            if positive {
+                return out;
+            }
+        }
+        let mut seeds = [NO_SEED; 2 * TOP_SEEDS];
+        let mut parts = [0.0f64; 2 * TOP_SEEDS];
+        let (mut i, mut j, mut n) = (0, 0, 0);
+        loop {
+            let a = if i < TOP_SEEDS {
+                this.seeds[i]
+            } else {
+                NO_SEED
+            };
+            let b = if j < TOP_SEEDS {
+                other.seeds[j]
+            } else {
+                NO_SEED
+            };
+            if a == NO_SEED && b == NO_SEED {
+                break;
+            }
+            if a == b {
+                seeds[n] = a;
+                parts[n] = this.parts[i].get() * wa + other.parts[j].get() * wb;
+                i += 1;
+                j += 1;
+            } else if a < b {
+                seeds[n] = a;
+                parts[n] = this.parts[i].get() * wa;
+                i += 1;
+            } else {
+                seeds[n] = b;
+                parts[n] = other.parts[j].get() * wb;
+                j += 1;
+            }
+            n += 1;
+        }
+        // Drop what is not positive, then the smallest parts beyond TOP_SEEDS (the
+        // larger seed id first among equal parts).
+        let mut keep = [false; 2 * TOP_SEEDS];
+        let mut kept = 0;
+        for k in 0..n {
+            keep[k] = P::put(parts[k]).get() > 0.0;
+            kept += usize::from(keep[k]);
+        }
+        while kept > TOP_SEEDS {
+            let mut worst = usize::MAX;
+            for k in 0..n {
+                if keep[k]
+                    && (worst == usize::MAX
+                        || parts[k] < parts[worst]
+                        || (parts[k] == parts[worst] && seeds[k] > seeds[worst]))
+                {
+                    worst = k;
+                }
+            }
+            keep[worst] = false;
+            kept -= 1;
+        }
+        let mut out = Top::default();
+        let mut m = 0;
+        for k in 0..n {
+            if keep[k] {
+                out.seeds[m] = seeds[k];
+                out.parts[m] = P::put(parts[k]);
+                m += 1;
+            }
+        }
+        out
+    }
+
+    fn random_top(rng: &mut fastrand::Rng) -> Top<f32> {
+        let mut seeds: Vec<u32> = (0..rng.usize(0..=TOP_SEEDS))
+            .map(|_| rng.u32(0..8))
+            .collect();
+        seeds.sort_unstable();
+        seeds.dedup();
+        let mut t = Top::default();
+        for (k, &s) in seeds.iter().enumerate() {
+            t.seeds[k] = s;
+            // Few distinct values, so that ties and exact zeros happen.
+            t.parts[k] = [0.0, 0.25, 0.5, 1.0, 1e-45, rng.f32()][rng.usize(0..6)];
+        }
+        t
+    }
+
+    #[test]
+    fn mix_keeps_the_largest_parts_as_the_merge_did() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..200_000 {
+            let (a, b) = (random_top(&mut rng), random_top(&mut rng));
+            let w = [0.0, 0.5, 1.0, 1e-30, rng.f64()];
+            let (wa, wb) = (w[rng.usize(0..5)], w[rng.usize(0..5)]);
+            assert_eq!(
+                a.mix(wa, &b, wb),
+                mix_by_merge(&a, wa, &b, wb),
+                "{a:?} {wa} {b:?} {wb}"
+            );
+        }
     }
 
     // Address 0 is the seed throughout; 1.. are wallets; 9 is a clean funder.
