@@ -191,31 +191,6 @@ impl<P: Part> Top<P> {
             .map(|(&s, &v)| (s, v.get()))
     }
 
-    /// [`Top::mix`] when `other` is empty or names the same seeds in the same
-    /// order, and no part drops to zero: part by part, nothing to select.
-    fn mix_aligned<Q: Part>(&self, wa: f64, other: &Top<Q>, wb: f64) -> Option<Top<P>> {
-        if !(other.is_empty() || self.seeds == other.seeds) {
-            return None;
-        }
-        let mut out = Top {
-            seeds: self.seeds,
-            parts: [P::default(); TOP_SEEDS],
-        };
-        let mut positive = true;
-        for k in 0..TOP_SEEDS {
-            if self.seeds[k] != NO_SEED {
-                let x = if other.is_empty() {
-                    self.parts[k].get() * wa
-                } else {
-                    self.parts[k].get() * wa + other.parts[k].get() * wb
-                };
-                out.parts[k] = P::put(x);
-                positive &= out.parts[k].get() > 0.0;
-            }
-        }
-        positive.then_some(out)
-    }
-
     /// `self * wa + other * wb`, seed by seed, keeping the largest positive parts
     /// (ties to the smaller seed id), sorted by seed. When more than [`TOP_SEEDS`]
     /// seeds result, the smallest parts are dropped.
@@ -244,8 +219,26 @@ impl<P: Part> Top<P> {
                 return out;
             }
         }
-        if let Some(out) = self.mix_aligned(wa, other, wb) {
-            return out;
+        if other.is_empty() || self.seeds == other.seeds {
+            let mut out = Top {
+                seeds: self.seeds,
+                parts: [P::default(); TOP_SEEDS],
+            };
+            let mut positive = true;
+            for k in 0..TOP_SEEDS {
+                if self.seeds[k] != NO_SEED {
+                    let x = if other.is_empty() {
+                        self.parts[k].get() * wa
+                    } else {
+                        self.parts[k].get() * wa + other.parts[k].get() * wb
+                    };
+                    out.parts[k] = P::put(x);
+                    positive &= out.parts[k].get() > 0.0;
+                }
+            }
+            if positive {
+                return out;
+            }
         }
         // Candidates: this side's seeds (plus the other side's part of the same
         // seed), then the other side's seeds that this side does not name. Not a
@@ -994,8 +987,26 @@ mod tests {
         type P = f32;
         // The common cases, with the same arithmetic as the merge below: the other
         // side empty, or both naming the same seeds, and no part dropping to zero.
-        if let Some(out) = this.mix_aligned(wa, other, wb) {
-            return out;
+        if other.is_empty() || this.seeds == other.seeds {
+            let mut out = Top {
+                seeds: this.seeds,
+                parts: [P::default(); TOP_SEEDS],
+            };
+            let mut positive = true;
+            for k in 0..TOP_SEEDS {
+                if this.seeds[k] != NO_SEED {
+                    let x = if other.is_empty() {
+                        this.parts[k].get() * wa
+                    } else {
+                        this.parts[k].get() * wa + other.parts[k].get() * wb
+                    };
+                    out.parts[k] = P::put(x);
+                    positive &= out.parts[k].get() > 0.0;
+                }
+            }
+            if positive {
+                return out;
+            }
         }
         let mut seeds = [NO_SEED; 2 * TOP_SEEDS];
         let mut parts = [0.0f64; 2 * TOP_SEEDS];
