@@ -30,7 +30,7 @@ use alloy::rpc::types::trace::parity::LocalizedTransactionTrace;
 use alloy::rpc::types::{BlockNumberOrTag, Filter};
 use alloy_primitives::{Address, B256};
 
-use crate::fetch::{self, FetchError, LogSpan, Node, RetryPolicy, RpcError, ToBlock, decode};
+use crate::fetch::{self, FetchError, LogSpan, Node, NodeArgs, RetryPolicy, RpcError, decode};
 use crate::labels::Role;
 use crate::store::Store;
 use crate::transfer::{MAX_BLOCK, Transfer, lower_hex};
@@ -38,27 +38,12 @@ use crate::transfer::{MAX_BLOCK, Transfer, lower_hex};
 /// `hoptrace crawl` arguments.
 #[derive(clap::Args, Debug, Clone)]
 pub struct CrawlArgs {
-    /// The node's JSON-RPC HTTP URL.
-    #[arg(long, env = "ETH_RPC_URL")]
-    pub rpc: String,
+    /// The node and the blocks.
+    #[command(flatten)]
+    pub node: NodeArgs,
     /// How many hops out from the seeds.
     #[arg(long)]
     pub hops: u32,
-    /// First block.
-    #[arg(long, default_value_t = 0)]
-    pub from_block: u64,
-    /// Last block, or `latest` (the head minus --confirmations).
-    #[arg(long, default_value = "latest")]
-    pub to_block: ToBlock,
-    /// Blocks closer than this to the head are not stored (reorgs).
-    #[arg(long, default_value_t = 12)]
-    pub confirmations: u64,
-    /// HTTP requests in flight at most.
-    #[arg(long, default_value_t = 8)]
-    pub concurrency: usize,
-    /// JSON-RPC calls per second at most (default: no limit).
-    #[arg(long)]
-    pub rps: Option<f64>,
     /// An address with more matching traces than this is a hub: stored as far as
     /// read, not expanded.
     #[arg(long, default_value_t = 5000)]
@@ -155,38 +140,26 @@ async fn sent_by(
 
 /// Crawls from the store's seeds.
 pub async fn crawl(args: &CrawlArgs, store: &mut Store) -> Result<CrawlSummary, FetchError> {
-    let url = fetch::parse_url(&args.rpc)?;
-    if let ToBlock::Number(to) = args.to_block
-        && to < args.from_block
-    {
-        return Err(FetchError::InvertedRange {
-            from: args.from_block,
-            to,
-        });
-    }
+    let node = &args.node;
+    let url = fetch::parse_url(&node.rpc)?;
+    node.check_range()?;
     let Node { rpc, head, .. } = fetch::connect(
         &url,
-        args.concurrency.max(1),
-        args.rps,
+        node.concurrency.max(1),
+        node.rps,
         RetryPolicy::default(),
         store,
     )
     .await?;
     let mut summary = CrawlSummary::default();
-    let Some(safe) = head.checked_sub(args.confirmations) else {
+    let Some(last) = fetch::last_block(head, node.confirmations, node.from_block, node.to_block)
+    else {
         return Ok(summary);
     };
-    let last = match args.to_block {
-        ToBlock::Latest => safe,
-        ToBlock::Number(n) => n.min(safe),
-    };
-    if last < args.from_block {
-        return Ok(summary);
-    }
     if last > u64::from(MAX_BLOCK) {
         return Err(FetchError::BlockTooHigh(last));
     }
-    let (first, last) = (args.from_block as u32, last as u32);
+    let (first, last) = (node.from_block as u32, last as u32);
 
     let labels = store.labels()?;
     let services: HashSet<Address> = labels
@@ -235,7 +208,7 @@ pub async fn crawl(args: &CrawlArgs, store: &mut Store) -> Result<CrawlSummary, 
         let mut queue = frontier.iter().map(|(a, b)| (*a, *b)).collect::<Vec<_>>();
         queue.reverse();
         loop {
-            while running.len() < args.concurrency.max(1) {
+            while running.len() < node.concurrency.max(1) {
                 let Some((address, from)) = queue.pop() else {
                     break;
                 };

@@ -246,27 +246,12 @@ pub struct Settings {
 /// `hoptrace fetch` arguments.
 #[derive(clap::Args, Debug, Clone)]
 pub struct FetchArgs {
-    /// The node's JSON-RPC HTTP URL.
-    #[arg(long, env = "ETH_RPC_URL")]
-    pub rpc: String,
-    /// First block.
-    #[arg(long, default_value_t = 0)]
-    pub from_block: u64,
-    /// Last block, or `latest` (the head minus --confirmations).
-    #[arg(long, default_value = "latest")]
-    pub to_block: ToBlock,
+    /// The node and the blocks.
+    #[command(flatten)]
+    pub node: NodeArgs,
     /// Kinds of transfer, comma-separated.
     #[arg(long, default_value = "native,internal,erc20")]
     pub kinds: Kinds,
-    /// Blocks closer than this to the head are not stored (reorgs).
-    #[arg(long, default_value_t = 12)]
-    pub confirmations: u64,
-    /// HTTP requests in flight at most.
-    #[arg(long, default_value_t = 8)]
-    pub concurrency: usize,
-    /// JSON-RPC calls per second at most (default: no limit).
-    #[arg(long)]
-    pub rps: Option<f64>,
     /// Blocks per batch of requests.
     #[arg(long, default_value_t = 10, help_heading = "Tuning")]
     pub blocks_per_request: u32,
@@ -279,6 +264,59 @@ pub struct FetchArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// The node and the block range, as `fetch` and `crawl` take them.
+#[derive(clap::Args, Debug, Clone)]
+pub struct NodeArgs {
+    /// The node's JSON-RPC HTTP URL.
+    #[arg(long, env = "ETH_RPC_URL")]
+    pub rpc: String,
+    /// First block.
+    #[arg(long, default_value_t = 0)]
+    pub from_block: u64,
+    /// Last block, or `latest` (the head minus --confirmations).
+    #[arg(long, default_value = "latest")]
+    pub to_block: ToBlock,
+    /// Blocks closer than this to the head are not stored (reorgs).
+    #[arg(long, default_value_t = 12)]
+    pub confirmations: u64,
+    /// HTTP requests in flight at most.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// JSON-RPC calls per second at most (default: no limit).
+    #[arg(long)]
+    pub rps: Option<f64>,
+}
+
+impl NodeArgs {
+    /// Refuses a range whose last block is before its first.
+    pub fn check_range(&self) -> Result<(), FetchError> {
+        match self.to_block {
+            ToBlock::Number(to) if to < self.from_block => Err(FetchError::InvertedRange {
+                from: self.from_block,
+                to,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The last block to read from a node whose head is `head`: `to_block`, but none
+/// of the `confirmations` newest blocks (reorgs); `None` when that leaves nothing
+/// from `from_block` on.
+pub fn last_block(
+    head: u64,
+    confirmations: u64,
+    from_block: u64,
+    to_block: ToBlock,
+) -> Option<u64> {
+    let safe = head.checked_sub(confirmations)?;
+    let last = match to_block {
+        ToBlock::Latest => safe,
+        ToBlock::Number(n) => n.min(safe),
+    };
+    (last >= from_block).then_some(last)
 }
 
 /// Parses and checks a node URL.
@@ -300,25 +338,19 @@ pub fn parse_url(s: &str) -> Result<Url, FetchError> {
 impl FetchArgs {
     /// Resolves the arguments into settings; checks the range.
     pub fn settings(&self) -> Result<Settings, FetchError> {
-        if let ToBlock::Number(to) = self.to_block
-            && to < self.from_block
-        {
-            return Err(FetchError::InvertedRange {
-                from: self.from_block,
-                to,
-            });
-        }
-        if self.from_block > u64::from(MAX_BLOCK) {
-            return Err(FetchError::BlockTooHigh(self.from_block));
+        let node = &self.node;
+        node.check_range()?;
+        if node.from_block > u64::from(MAX_BLOCK) {
+            return Err(FetchError::BlockTooHigh(node.from_block));
         }
         Ok(Settings {
-            url: parse_url(&self.rpc)?,
-            from_block: self.from_block,
-            to_block: self.to_block,
+            url: parse_url(&node.rpc)?,
+            from_block: node.from_block,
+            to_block: node.to_block,
             kinds: self.kinds,
-            confirmations: self.confirmations,
-            concurrency: self.concurrency.max(1),
-            rps: self.rps,
+            confirmations: node.confirmations,
+            concurrency: node.concurrency.max(1),
+            rps: node.rps,
             blocks_per_request: self.blocks_per_request.max(1),
             internal_source: self.internal_source,
             retry: RetryPolicy {
@@ -555,13 +587,12 @@ pub async fn fetch(
         &mut store,
     )
     .await?;
-    let safe = head.checked_sub(settings.confirmations);
-    let last = match (settings.to_block, safe) {
-        (_, None) => None,
-        (ToBlock::Latest, Some(s)) => Some(s),
-        (ToBlock::Number(n), Some(s)) => Some(n.min(s)),
-    }
-    .filter(|l| *l >= settings.from_block);
+    let last = last_block(
+        head,
+        settings.confirmations,
+        settings.from_block,
+        settings.to_block,
+    );
     let mut summary = Summary {
         chain_id,
         head,
@@ -1043,13 +1074,15 @@ mod tests {
     #[test]
     fn range_checks() {
         let args = FetchArgs {
-            rpc: "http://127.0.0.1:1".into(),
-            from_block: 10,
-            to_block: ToBlock::Number(5),
+            node: NodeArgs {
+                rpc: "http://127.0.0.1:1".into(),
+                from_block: 10,
+                to_block: ToBlock::Number(5),
+                confirmations: 0,
+                concurrency: 1,
+                rps: None,
+            },
             kinds: Kinds::ALL,
-            confirmations: 0,
-            concurrency: 1,
-            rps: None,
             blocks_per_request: 1,
             internal_source: InternalSource::Auto,
             retries: 1,
@@ -1060,8 +1093,11 @@ mod tests {
             Err(FetchError::InvertedRange { from: 10, to: 5 })
         ));
         let args = FetchArgs {
-            to_block: ToBlock::Latest,
-            rpc: "ftp://x".into(),
+            node: NodeArgs {
+                to_block: ToBlock::Latest,
+                rpc: "ftp://x".into(),
+                ..args.node.clone()
+            },
             ..args
         };
         assert!(matches!(args.settings(), Err(FetchError::BadUrl { .. })));
