@@ -27,9 +27,7 @@ use alloy::network::{
 };
 use alloy::rpc::types::Log;
 use alloy::rpc::types::trace::geth::CallFrame;
-use alloy::rpc::types::trace::parity::{
-    Action, CallType, LocalizedTransactionTrace, TraceOutput, TransactionTrace,
-};
+use alloy::rpc::types::trace::parity::{Action, CallType, LocalizedTransactionTrace, TraceOutput};
 use alloy_primitives::{Address, B256, U256, b256};
 
 use crate::transfer::{Asset, Kind, MAX_BLOCK, Transfer};
@@ -178,19 +176,14 @@ pub fn parity_internal(
         if address.is_empty() || failed.iter().any(|f| address.starts_with(f)) {
             continue;
         }
-        if let Some((from, to, amount)) = value_moved(&t.trace) {
-            out.push(Transfer {
-                block: block_u32(t.block_number.unwrap_or(block))?,
-                timestamp,
-                tx_hash: hash,
-                kind: Kind::Internal,
-                index: position,
-                from,
-                to,
-                asset: Asset::Eth,
-                amount,
-            });
-        }
+        out.extend(eth_moved(
+            t,
+            hash,
+            block,
+            timestamp,
+            Kind::Internal,
+            position,
+        )?);
     }
     Ok(out)
 }
@@ -374,28 +367,25 @@ pub fn parity_native(
         if !t.trace.trace_address.is_empty() || t.trace.error.is_some() {
             continue;
         }
-        if let Some((from, to, amount)) = value_moved(&t.trace) {
-            out.push(Transfer {
-                block: block_u32(t.block_number.unwrap_or(block))?,
-                timestamp,
-                tx_hash: hash,
-                kind: Kind::Native,
-                index: 0,
-                from,
-                to,
-                asset: Asset::Eth,
-                amount,
-            });
-        }
+        out.extend(eth_moved(t, hash, block, timestamp, Kind::Native, 0)?);
     }
     Ok(out)
 }
 
-/// The ETH a trace frame moves, (from, to, value), when it moves any: a call
-/// (not a delegate or static call, which move none of their own), a contract
-/// creation that succeeded, or a self-destruct's refund. A transaction's own
-/// top-level frame is a plain call or a creation.
-fn value_moved(trace: &TransactionTrace) -> Option<(Address, Address, U256)> {
+/// The ETH transfer a trace frame of transaction `hash` makes, when it moves
+/// any: a call (not a delegate or static call, which move none of their own), a
+/// contract creation that succeeded, or a self-destruct's refund. A transaction's
+/// own top-level frame is a plain call or a creation. `block` is used when the
+/// trace does not name its own.
+fn eth_moved(
+    t: &LocalizedTransactionTrace,
+    hash: B256,
+    block: u64,
+    timestamp: Option<i64>,
+    kind: Kind,
+    index: u32,
+) -> Result<Option<Transfer>, DecodeError> {
+    let trace = &t.trace;
     let moved = match &trace.action {
         Action::Call(c) if matches!(c.call_type, CallType::Call | CallType::None) => {
             Some((c.from, c.to, c.value))
@@ -407,5 +397,18 @@ fn value_moved(trace: &TransactionTrace) -> Option<(Address, Address, U256)> {
         Action::Selfdestruct(s) => Some((s.address, s.refund_address, s.balance)),
         _ => None,
     };
-    moved.filter(|m| !m.2.is_zero())
+    let Some((from, to, amount)) = moved.filter(|m| !m.2.is_zero()) else {
+        return Ok(None);
+    };
+    Ok(Some(Transfer {
+        block: block_u32(t.block_number.unwrap_or(block))?,
+        timestamp,
+        tx_hash: hash,
+        kind,
+        index,
+        from,
+        to,
+        asset: Asset::Eth,
+        amount,
+    }))
 }
