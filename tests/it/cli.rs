@@ -55,7 +55,7 @@ use assert_cmd::Command;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::common::{hoptrace, shared_data, write};
+use crate::common::{hoptrace, ok, shared_data, write};
 
 const S: &str = "0x5555555555555555555555555555555555555555";
 const H: &str = "0x4444444444444444444444444444444444444444";
@@ -131,15 +131,6 @@ fn scenario() -> Scenario {
         .arg(corpus("scenario/labels.csv")));
     assert!(err.contains("3 labels, 3 new or changed"), "{err}");
     Scenario { dir, db }
-}
-
-/// Runs a command that must succeed; returns (stdout, stderr).
-fn ok(cmd: &mut Command) -> (String, String) {
-    let out = cmd.output().expect("run hoptrace");
-    let stdout = String::from_utf8(out.stdout).expect("utf-8 stdout");
-    let stderr = String::from_utf8(out.stderr).expect("utf-8 stderr");
-    assert!(out.status.success(), "failed: {:?}\n{stderr}", out.status);
-    (stdout, stderr)
 }
 
 /// Makes output deterministic: the temporary directory becomes `[TMP]` and the

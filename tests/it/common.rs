@@ -68,3 +68,12 @@ pub(crate) fn default_policy_with(dir: &Path, name: &str, edits: &[(&str, &str)]
     }
     write(dir, name, &text)
 }
+
+/// Runs a command that must succeed; returns (stdout, stderr).
+pub(crate) fn ok(cmd: &mut Command) -> (String, String) {
+    let out = cmd.output().expect("run hoptrace");
+    let stdout = String::from_utf8(out.stdout).expect("utf-8 stdout");
+    let stderr = String::from_utf8(out.stderr).expect("utf-8 stderr");
+    assert!(out.status.success(), "failed: {:?}\n{stderr}", out.status);
+    (stdout, stderr)
+}

@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{default_policy_with, hoptrace, import_labels_text};
+use crate::common::{default_policy_with, hoptrace, import_labels_text, ok};
 use crate::fetch_node::{Devnet, Faults, Proxy, devnet_dir, free_port};
 
 const ETHER: u128 = 1_000_000_000_000_000_000;
@@ -224,16 +224,7 @@ pub(crate) struct Exported {
 
 /// `hoptrace export transfers` of `db`, as text.
 pub(crate) fn export(db: &Path) -> String {
-    let out = hoptrace(db)
-        .args(["export", "transfers"])
-        .output()
-        .expect("run export");
-    assert!(
-        out.status.success(),
-        "export failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 export")
+    ok(hoptrace(db).args(["export", "transfers"])).0
 }
 
 pub(crate) fn parse_export(text: &str) -> Vec<Exported> {
@@ -399,7 +390,7 @@ fn fetch_seeded_chain_gives_the_scenarios_transfers_and_hops() {
             ("ETH = \"1000000000000000000\"", "ETH = \"0\""),
         ],
     );
-    let out = hoptrace(&db)
+    let (csv, _) = ok(hoptrace(&db)
         .args([
             "trace",
             "--direction",
@@ -408,15 +399,7 @@ fn fetch_seeded_chain_gives_the_scenarios_transfers_and_hops() {
             "csv",
             "--policy",
         ])
-        .arg(&policy)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let csv = String::from_utf8(out.stdout).unwrap();
+        .arg(&policy));
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let col = |name: &str| header.iter().position(|h| *h == name).unwrap();

@@ -11,7 +11,7 @@ use rusqlite::Connection;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::common::{hoptrace, shared_data};
+use crate::common::{hoptrace, ok, shared_data};
 
 const RONIN_EXPLOITER: &str = "0x098b716b8aaf21512996dc57eb0615e2383e2f96";
 const TORNADO_100_ETH: &str = "0xa160cdab225685da1d56aa342ad8841c3b53f291";
@@ -671,15 +671,7 @@ fn since_date_becomes_a_block_through_stored_timestamps() {
 }
 
 fn import_transfers(db: &Path, file: &Path) {
-    let out = hoptrace(db)
-        .args(["import", "transfers", p(file)])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok(hoptrace(db).args(["import", "transfers", p(file)]));
 }
 
 #[test]

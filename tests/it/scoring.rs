@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::common::{default_policy_with, hoptrace, import_both, import_labels_text, write};
+use crate::common::{default_policy_with, hoptrace, import_both, import_labels_text, ok, write};
 
 const SANCTIONED: &str = "0x5555555555555555555555555555555555555555";
 const FORWARDER: &str = "0xf0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0";
@@ -73,18 +73,10 @@ fn dusting(dir: &Path) -> PathBuf {
 }
 
 fn check_json(db: &Path, extra: &[&str], addresses: &[&str]) -> (String, Vec<Value>) {
-    let out = hoptrace(db)
+    let (text, _) = ok(hoptrace(db)
         .args(["check", "--format", "json"])
         .args(extra)
-        .args(addresses)
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).expect("utf-8");
+        .args(addresses));
     let json: Vec<Value> = serde_json::from_str(&text).expect("json");
     (text, json)
 }

@@ -19,7 +19,7 @@ use hoptrace::serve::state::Data;
 use hoptrace::serve::{App, Settings, Shared, serve};
 use serde_json::{Value, json};
 
-use crate::common::{fixtures, hoptrace, import_both, write};
+use crate::common::{fixtures, hoptrace, import_both, ok, write};
 
 const ONE_HOP: &str = "0x8f510dcd206b69e625fd9c2e41f34a1240242fff";
 const TORNADO: &str = "0xa160cdab225685da1d56aa342ad8841c3b53f291";
@@ -262,13 +262,10 @@ fn read_reply(stream: TcpStream) -> Reply {
 
 /// `hoptrace check --format json` on `addresses`, parsed.
 fn check_json(db: &Path, addresses: &[&str]) -> Vec<Value> {
-    let out = hoptrace(db)
+    let (out, _) = ok(hoptrace(db)
         .args(["check", "--format", "json"])
-        .args(addresses)
-        .output()
-        .expect("run check");
-    assert!(out.status.success(), "check failed: {out:?}");
-    serde_json::from_slice(&out.stdout).expect("check prints JSON")
+        .args(addresses));
+    serde_json::from_str(&out).expect("check prints JSON")
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{hoptrace, import_both, write};
+use crate::common::{hoptrace, import_both, ok, write};
 
 const A: &str = "0x00000000000000000000000000000000000000a1";
 const B: &str = "0x00000000000000000000000000000000000000b2";
@@ -44,16 +44,8 @@ fn import_rows(db: &Path, dir: &Path, name: &str, rows: &str) {
 
 /// `columns` of each row of `trace --direction downstream --format csv`.
 fn downstream(db: &Path, columns: &[&str]) -> Vec<Vec<String>> {
-    let out = hoptrace(db)
-        .args(["trace", "--direction", "downstream", "--format", "csv"])
-        .output()
-        .expect("run trace");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut rows = csv::Reader::from_reader(&out.stdout[..]);
+    let (out, _) = ok(hoptrace(db).args(["trace", "--direction", "downstream", "--format", "csv"]));
+    let mut rows = csv::Reader::from_reader(out.as_bytes());
     let header = rows.headers().unwrap().clone();
     let at: Vec<usize> = columns
         .iter()
