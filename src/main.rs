@@ -652,9 +652,10 @@ fn check(db: &Path, args: CheckArgs) -> Result<()> {
         &[Direction::Downstream, Direction::Upstream],
     )?;
     let mut evidence = Evidence::new(lookup(&store, &a.graph));
+    let provenance = Arc::new(report::provenance(&a));
     let results = addresses
         .iter()
-        .map(|addr| report::check(&a, addr, &mut evidence))
+        .map(|addr| report::check(&a, &provenance, addr, a.node(addr), &mut evidence))
         .collect::<Result<Vec<_>>>()?;
     emit(None, |w| {
         match args.format {

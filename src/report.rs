@@ -612,29 +612,10 @@ impl From<&Label> for LabelSource {
     }
 }
 
-/// Builds the check result of one address.
+/// Builds the check result of one address, under the analysis's [`provenance`]
+/// (computed once by the caller, the same for every address), given the address's
+/// node if the graph knows it (the caller's look-up: a server uses its index).
 pub fn check<F, E>(
-    analysis: &Analysis,
-    address: &alloy_primitives::Address,
-    evidence: &mut Evidence<F>,
-) -> Result<CheckResult, E>
-where
-    F: FnMut(Step) -> Result<Arc<PathTransfer>, E>,
-{
-    let node = analysis.node(address);
-    check_node(
-        analysis,
-        &Arc::new(provenance(analysis)),
-        address,
-        node,
-        evidence,
-    )
-}
-
-/// As [`check`], with the analysis's [`provenance`] computed once and the
-/// address's node (if the graph knows it) found by the caller: a server answering
-/// many addresses from one analysis.
-pub fn check_node<F, E>(
     analysis: &Analysis,
     provenance: &Arc<Provenance>,
     address: &alloy_primitives::Address,

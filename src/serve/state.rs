@@ -307,7 +307,7 @@ impl Loaded {
                     return Ok(json);
                 }
                 let result =
-                    report::check_node(&self.analysis, &self.provenance, a, node, &mut evidence)?;
+                    report::check(&self.analysis, &self.provenance, a, node, &mut evidence)?;
                 let json = Bytes::from(serde_json::to_vec(&result).map_err(AnswerError::Render)?);
                 if let Some(n) = node {
                     self.answers.insert(n, json.clone(), json.len());
