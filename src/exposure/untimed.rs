@@ -131,11 +131,21 @@ fn set_own(bits: &[AtomicU64], v: u32) {
     w.store(w.load(Relaxed) | 1 << (v % 64), Relaxed);
 }
 
+// The vectors below change between `u64` and `AtomicU64` (and the same for 32
+// bits) in place, so their allocations must have one layout. Sizes are equal
+// everywhere, but `u64` is only 4-aligned on some 32-bit targets: there this fails
+// to compile instead of freeing with the wrong layout.
+const _: () = assert!(
+    std::mem::align_of::<u64>() == std::mem::align_of::<AtomicU64>()
+        && std::mem::align_of::<u32>() == std::mem::align_of::<AtomicU32>(),
+    "the untimed search needs atomics aligned as their integers"
+);
+
 /// `n` zeroed atomic words for per-node state (see [`huge_zeroed`]).
 fn zeroed_u64(n: usize) -> Vec<AtomicU64> {
     let mut v = std::mem::ManuallyDrop::new(huge_zeroed::<u64>(n));
-    // SAFETY: `AtomicU64` has the size, alignment and bit validity of `u64`
-    // (documented); the vector is handed over whole.
+    // SAFETY: `AtomicU64` has the size and bit validity of `u64` (documented) and
+    // here its alignment (asserted above); the vector is handed over whole.
     unsafe { Vec::from_raw_parts(v.as_mut_ptr().cast::<AtomicU64>(), v.len(), v.capacity()) }
 }
 
@@ -441,8 +451,9 @@ fn relax(s: &Shared<'_>, pending: &mut Vec<(u64, u32)>, depth: u32) {
 /// The words of an atomic vector, without copying.
 fn into_words(v: Vec<AtomicU64>) -> Vec<u64> {
     let mut v = std::mem::ManuallyDrop::new(v);
-    // SAFETY: `AtomicU64` has the same size, alignment and bit validity as `u64`
-    // (documented), and the vector is owned here and no longer shared.
+    // SAFETY: `AtomicU64` has the same size and bit validity as `u64` (documented)
+    // and here its alignment (asserted above), and the vector is owned here and no
+    // longer shared.
     unsafe { Vec::from_raw_parts(v.as_mut_ptr().cast::<u64>(), v.len(), v.capacity()) }
 }
 
