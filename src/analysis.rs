@@ -318,7 +318,7 @@ impl Analysis {
                     .get(f.asset as usize)
                     .copied()
                     .flatten()
-                    .is_some_and(|d| f.amount < d);
+                    .is_some_and(|d| alloy_primitives::U256::from(f.amount) < d);
                 if !is_dust {
                     significant[f.to as usize] = true;
                 }

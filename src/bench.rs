@@ -227,8 +227,6 @@ pub fn run_haircut(
     figures: &mut Figures,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
-    use alloy_primitives::U256;
-
     use crate::exposure::{Flow, Haircut};
     let mut edges = params.edges();
     edges.sort_by_key(|e| e.2);
@@ -240,7 +238,7 @@ pub fn run_haircut(
             from,
             to,
             asset: u32::from(rng.u8(0..10) == 0),
-            amount: U256::from(10f64.powf(rng.f64() * 19.0) as u64),
+            amount: u128::from(10f64.powf(rng.f64() * 19.0) as u64),
         })
         .collect();
     drop(edges);

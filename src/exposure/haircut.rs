@@ -32,7 +32,8 @@
 //!
 //! Precision: balances and amounts received are exact integers in the asset's
 //! smallest unit (wei), held as `u128`: amounts above 2^128 - 1 (about 3.4e20 ETH;
-//! seen only in spam tokens) are clamped to it, and sums saturate there. Fractions
+//! seen only in spam tokens) are clamped to it before they reach the haircut (a
+//! [`Flow`] carries a `u128`), and sums saturate there. Fractions
 //! and tainted amounts are `f64`; the weight `amount / (balance + amount)` is
 //! computed from the two integers converted to `f64` (relative error below 2^-52
 //! each), so a share carries a relative error of about 1e-15 per mixing step it
@@ -87,8 +88,9 @@ pub struct Flow {
     pub to: u32,
     /// Asset id.
     pub asset: u32,
-    /// Amount in the asset's smallest unit.
-    pub amount: U256,
+    /// Amount in the asset's smallest unit, clamped to `u128` (about 3.4e20 ETH;
+    /// see the precision notes above).
+    pub amount: u128,
 }
 
 /// `x` as the nearest `f64`, with a fast path for values below 2^128 (all real
@@ -100,17 +102,6 @@ fn to_f64(x: U256) -> f64 {
         ((u128::from(limbs[1]) << 64) | u128::from(limbs[0])) as f64
     } else {
         f64::from(x)
-    }
-}
-
-/// `x` clamped to `u128`.
-#[inline]
-fn to_u128(x: U256) -> u128 {
-    let limbs = x.as_limbs();
-    if limbs[2] == 0 && limbs[3] == 0 {
-        (u128::from(limbs[1]) << 64) | u128::from(limbs[0])
-    } else {
-        u128::MAX
     }
 }
 
@@ -535,12 +526,12 @@ impl<'a> Haircut<'a> {
         let n = self.since.len();
         let leg = |i: usize| {
             let f = &flows[i];
-            (f.asset == asset && !f.amount.is_zero()).then(|| Leg {
+            (f.asset == asset && f.amount != 0).then_some(Leg {
                 from: f.from,
                 to: f.to,
                 block: f.block,
                 flow: i as u32,
-                amount: to_u128(f.amount),
+                amount: f.amount,
             })
         };
         let leg = &leg;
@@ -688,7 +679,7 @@ fn state_vec<T>(n: usize, legs: usize, f: impl FnMut(usize) -> T) -> Vec<T> {
 fn dense_asset(flows: &[Flow]) -> Option<u32> {
     let stride = (flows.len() >> 16).max(1);
     let mut counts: Vec<usize> = Vec::new();
-    for f in flows.iter().step_by(stride).filter(|f| !f.amount.is_zero()) {
+    for f in flows.iter().step_by(stride).filter(|f| f.amount != 0) {
         let a = f.asset as usize;
         if a >= counts.len() {
             counts.resize(a + 1, 0);
@@ -705,7 +696,7 @@ fn dense_asset(flows: &[Flow]) -> Option<u32> {
 /// amounts and the flows of `skip`. Returns the legs (global address ids) and each
 /// asset's range of them (`bounds[a]..bounds[a + 1]`).
 fn split_by_asset(flows: &[Flow], skip: Option<u32>) -> (Vec<Leg>, Vec<usize>) {
-    let kept = |f: &Flow| !f.amount.is_zero() && Some(f.asset) != skip;
+    let kept = |f: &Flow| f.amount != 0 && Some(f.asset) != skip;
     let mut bounds = vec![0usize];
     for f in flows.iter().filter(|f| kept(f)) {
         let a = f.asset as usize;
@@ -735,7 +726,7 @@ fn split_by_asset(flows: &[Flow], skip: Option<u32>) -> (Vec<Leg>, Vec<usize>) {
             to: f.to,
             block: f.block,
             flow: i as u32,
-            amount: to_u128(f.amount),
+            amount: f.amount,
         };
         *slot += 1;
     }
@@ -1027,7 +1018,7 @@ mod tests {
             from,
             to,
             asset,
-            amount,
+            amount: amount.to(),
         }
     }
 

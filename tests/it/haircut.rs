@@ -1,7 +1,7 @@
 //! Property tests of the haircut (value) exposure against the hop (poison) view, on
 //! random multigraphs with random amounts, assets, seeds, `since` blocks and services.
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::Address;
 use proptest::prelude::*;
 
 use hoptrace::exposure::{Flow, HaircutResult, Start, haircut, hops};
@@ -52,7 +52,7 @@ fn flows(transfers: &[(u32, u32, u32, u32, u64)]) -> Vec<Flow> {
             from,
             to,
             asset,
-            amount: U256::from(amount),
+            amount: u128::from(amount),
         })
         .collect()
 }

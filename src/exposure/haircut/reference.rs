@@ -44,11 +44,11 @@ pub fn reference_haircut(
     let mut received: FxHashMap<(u32, u32), Received> = FxHashMap::default();
     let mut carried_taint = Vec::with_capacity(flows.len());
     for flow in flows {
-        if flow.amount.is_zero() {
+        if flow.amount == 0 {
             carried_taint.push(false);
             continue;
         }
-        let amount = flow.amount;
+        let amount = U256::from(flow.amount);
         let amount_f = to_f64(amount);
         let (taint, carried) = {
             let seed_since = since[flow.from as usize];
