@@ -374,6 +374,19 @@ struct Leg {
     amount: u128,
 }
 
+impl Leg {
+    /// Flow number `i`, `f`, in the address ids it names.
+    fn of(i: usize, f: &Flow) -> Leg {
+        Leg {
+            from: f.from,
+            to: f.to,
+            block: f.block,
+            flow: i as u32,
+            amount: f.amount,
+        }
+    }
+}
+
 /// What one address holds of one asset, with its attribution: one cache line.
 #[derive(Debug, Clone, Copy)]
 #[repr(C, align(64))]
@@ -526,13 +539,7 @@ impl<'a> Haircut<'a> {
         let n = self.since.len();
         let leg = |i: usize| {
             let f = &flows[i];
-            (f.asset == asset && f.amount != 0).then_some(Leg {
-                from: f.from,
-                to: f.to,
-                block: f.block,
-                flow: i as u32,
-                amount: f.amount,
-            })
+            (f.asset == asset && f.amount != 0).then_some(Leg::of(i, f))
         };
         let leg = &leg;
         let inflows = std::thread::scope(|scope| {
@@ -678,18 +685,24 @@ fn state_vec<T>(n: usize, legs: usize, f: impl FnMut(usize) -> T) -> Vec<T> {
 /// changes how the work is shared, never the result.
 fn dense_asset(flows: &[Flow]) -> Option<u32> {
     let stride = (flows.len() >> 16).max(1);
+    let counts = counts_by_asset(flows.iter().step_by(stride).filter(|f| f.amount != 0));
+    (0..counts.len())
+        .max_by(|&a, &b| counts[a].cmp(&counts[b]).then(b.cmp(&a)))
+        .filter(|&a| counts[a] > 0)
+        .map(|a| a as u32)
+}
+
+/// How many of `flows` each asset has, by asset id (up to the largest present).
+fn counts_by_asset<'a>(flows: impl Iterator<Item = &'a Flow>) -> Vec<usize> {
     let mut counts: Vec<usize> = Vec::new();
-    for f in flows.iter().step_by(stride).filter(|f| f.amount != 0) {
+    for f in flows {
         let a = f.asset as usize;
         if a >= counts.len() {
             counts.resize(a + 1, 0);
         }
         counts[a] += 1;
     }
-    (0..counts.len())
-        .max_by(|&a, &b| counts[a].cmp(&counts[b]).then(b.cmp(&a)))
-        .filter(|&a| counts[a] > 0)
-        .map(|a| a as u32)
+    counts
 }
 
 /// Splits `flows` by asset, keeping chain order within each, and drops zero
@@ -698,15 +711,8 @@ fn dense_asset(flows: &[Flow]) -> Option<u32> {
 fn split_by_asset(flows: &[Flow], skip: Option<u32>) -> (Vec<Leg>, Vec<usize>) {
     let kept = |f: &Flow| f.amount != 0 && Some(f.asset) != skip;
     let mut bounds = vec![0usize];
-    for f in flows.iter().filter(|f| kept(f)) {
-        let a = f.asset as usize;
-        if a + 2 > bounds.len() {
-            bounds.resize(a + 2, 0);
-        }
-        bounds[a + 1] += 1;
-    }
-    for a in 1..bounds.len() {
-        bounds[a] += bounds[a - 1];
+    for count in counts_by_asset(flows.iter().filter(|f| kept(f))) {
+        bounds.push(bounds[bounds.len() - 1] + count);
     }
     let mut next = bounds.clone();
     let mut legs = vec![
@@ -721,13 +727,7 @@ fn split_by_asset(flows: &[Flow], skip: Option<u32>) -> (Vec<Leg>, Vec<usize>) {
     ];
     for (i, f) in flows.iter().enumerate().filter(|(_, f)| kept(f)) {
         let slot = &mut next[f.asset as usize];
-        legs[*slot] = Leg {
-            from: f.from,
-            to: f.to,
-            block: f.block,
-            flow: i as u32,
-            amount: f.amount,
-        };
+        legs[*slot] = Leg::of(i, f);
         *slot += 1;
     }
     (legs, bounds)
