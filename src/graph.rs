@@ -17,10 +17,10 @@
 
 mod index;
 mod snapshot;
-mod words;
 
 pub use index::AddressIndex;
-use words::Words;
+/// The graph's big arrays: owned, or mapped from a snapshot.
+pub(crate) type Words = crate::table::Table<u64>;
 
 use alloy_primitives::Address;
 

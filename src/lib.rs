@@ -22,4 +22,5 @@ pub mod report;
 pub mod score;
 pub mod serve;
 pub mod store;
+mod table;
 pub mod transfer;

@@ -18,75 +18,10 @@ use alloy_primitives::Address;
 use memmap2::Mmap;
 
 use super::{Adjacency, Graph, Words};
+use crate::table::{TableReader, TableWriter};
 
 const MAGIC: &[u8; 12] = b"HOPTRACE-CSR";
 const VERSION: u32 = 1;
-
-fn write_u64s(w: &mut impl Write, v: &[u64]) -> io::Result<()> {
-    w.write_all(&(v.len() as u64).to_le_bytes())?;
-    w.write_all(bytemuck::cast_slice(v))
-}
-
-fn write_u32s(w: &mut impl Write, v: &[u32]) -> io::Result<()> {
-    w.write_all(&(v.len() as u64).to_le_bytes())?;
-    w.write_all(bytemuck::cast_slice(v))?;
-    pad(w, v.len() * 4)
-}
-
-fn pad(w: &mut impl Write, written: usize) -> io::Result<()> {
-    let rest = (8 - written % 8) % 8;
-    w.write_all(&[0u8; 8][..rest])
-}
-
-fn invalid(msg: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("graph snapshot: {msg}"))
-}
-
-/// Reads a snapshot's fields in order, each array starting on an 8-byte boundary.
-struct Cursor<'a> {
-    map: &'a Arc<Mmap>,
-    at: usize,
-}
-
-impl Cursor<'_> {
-    fn bytes(&mut self, len: usize) -> io::Result<&[u8]> {
-        let end = self
-            .at
-            .checked_add(len)
-            .filter(|&end| end <= self.map.len())
-            .ok_or_else(|| invalid("truncated"))?;
-        let out = &self.map[self.at..end];
-        self.at = end.next_multiple_of(8).min(self.map.len());
-        Ok(out)
-    }
-
-    fn len(&mut self) -> io::Result<usize> {
-        let b = self.bytes(8)?;
-        let len = u64::from_le_bytes(b.try_into().map_err(|_| invalid("truncated"))?);
-        usize::try_from(len)
-            .ok()
-            .filter(|&l| l <= self.map.len())
-            .ok_or_else(|| invalid("array longer than the file"))
-    }
-
-    /// A `u64` array, mapped in place.
-    fn words(&mut self) -> io::Result<Words> {
-        let len = self.len()?;
-        let start = self.at;
-        self.bytes(len.checked_mul(8).ok_or_else(|| invalid("truncated"))?)?;
-        Words::mapped(self.map, start, len).ok_or_else(|| invalid("misaligned array"))
-    }
-
-    /// A `u32` array, copied.
-    fn u32s(&mut self) -> io::Result<Vec<u32>> {
-        let len = self.len()?;
-        let bytes = self.bytes(len.checked_mul(4).ok_or_else(|| invalid("truncated"))?)?;
-        Ok(bytes
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
-    }
-}
 
 /// The memory this process may use: the machine's physical memory, or its
 /// control group's limit when that is lower (cgroup v1 or v2), if known.
@@ -131,28 +66,24 @@ impl Graph {
         tmp_name.push(".tmp");
         let tmp = std::path::PathBuf::from(tmp_name);
         {
-            let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
-            w.write_all(MAGIC)?;
-            w.write_all(&VERSION.to_le_bytes())?;
-            let fp = fingerprint.as_bytes();
-            w.write_all(&(fp.len() as u64).to_le_bytes())?;
-            w.write_all(fp)?;
-            pad(&mut w, 12 + 4 + fp.len())?;
+            let file = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+            let mut w = TableWriter::new(file, 8);
+            w.bytes(MAGIC)?;
+            w.bytes(&VERSION.to_le_bytes())?;
+            w.table(fingerprint.as_bytes())?;
             for adj in [&self.out, &self.inn] {
-                write_u64s(&mut w, &adj.offsets)?;
-                write_u64s(&mut w, &adj.entries)?;
+                w.table(&adj.offsets)?;
+                w.table(&adj.entries)?;
             }
             let raw: Vec<u8> = self
                 .addresses
                 .iter()
                 .flat_map(|a| a.as_slice().iter().copied())
                 .collect();
-            w.write_all(&(raw.len() as u64).to_le_bytes())?;
-            w.write_all(&raw)?;
-            pad(&mut w, raw.len())?;
-            write_u32s(&mut w, &self.by_address)?;
-            write_u32s(&mut w, &self.external)?;
-            w.flush()?;
+            w.table(&raw)?;
+            w.table(&self.by_address)?;
+            w.table(&self.external)?;
+            w.into_inner().flush()?;
         }
         std::fs::rename(&tmp, path)
     }
@@ -197,22 +128,20 @@ impl Graph {
         } else {
             memmap2::Advice::Random
         });
-        let mut r = Cursor { map: &map, at: 0 };
         if map.len() < 16 || &map[..12] != MAGIC {
             return Ok(None);
         }
         if u32::from_le_bytes([map[12], map[13], map[14], map[15]]) != VERSION {
             return Ok(None);
         }
-        r.at = 16;
-        let fp_len = r.len()?;
-        if r.bytes(fp_len)? != fingerprint.as_bytes() {
+        let mut r = TableReader::new(&map, 16, 8, "graph snapshot");
+        if &r.table::<u8>()?[..] != fingerprint.as_bytes() {
             return Ok(None);
         }
         // A graph that fits is copied into huge-page-backed memory (searches over
         // 4 KiB file pages pay for it in TLB misses); one that does not stays mapped.
         let mut words = || -> io::Result<Words> {
-            let w = r.words()?;
+            let w: Words = r.table()?;
             Ok(if fits {
                 Words::from(super::huge_vec(w.len(), |i| w[i]))
             } else {
@@ -227,14 +156,11 @@ impl Graph {
             offsets: words()?,
             entries: words()?,
         };
-        let raw_len = r.len()?;
-        let addresses: Vec<Address> = r
-            .bytes(raw_len)?
-            .chunks_exact(20)
-            .map(Address::from_slice)
-            .collect();
-        let by_address = r.u32s()?;
-        let external = r.u32s()?;
+        let raw = r.table::<u8>()?;
+        let raw_len = raw.len();
+        let addresses: Vec<Address> = raw.chunks_exact(20).map(Address::from_slice).collect();
+        let by_address = r.table::<u32>()?.to_vec();
+        let external = r.table::<u32>()?.to_vec();
         let n = addresses.len();
         let consistent = raw_len == n * 20
             && out.offsets.len() == n + 1
@@ -257,7 +183,7 @@ impl Graph {
                 .chain(&external)
                 .all(|&i| (i as usize) < n);
         if !consistent {
-            return Err(invalid("arrays do not fit together"));
+            return Err(r.invalid("arrays do not fit together"));
         }
         Ok(Some(Graph {
             out,
