@@ -7,6 +7,7 @@
 //! request, over the same seeds, services and hubs, and feeds the score.
 
 mod flows;
+mod results;
 pub mod setup;
 
 use std::collections::HashMap;
@@ -130,13 +131,25 @@ fn beside(store: &Store, suffix: &str) -> Option<std::path::PathBuf> {
 /// rebuilt and the snapshot rewritten. A snapshot that cannot be read or written
 /// is reported and bypassed, never fatal.
 pub fn load(store: &Store) -> Result<(Graph, Vec<Label>), StoreError> {
+    Ok((load_graph(store, false)?, store.labels()?))
+}
+
+/// The graph of [`load`]. With `mapped`, a snapshot is searched in place rather
+/// than copied into memory: for when the searches' results are cached and only
+/// lookups remain.
+pub(crate) fn load_graph(store: &Store, mapped: bool) -> Result<Graph, StoreError> {
     let snapshot = beside(store, ".graph");
     let fingerprint = store.graph_fingerprint()?;
     if let Some(path) = &snapshot {
-        match Graph::read_snapshot(path, &fingerprint) {
+        let read = if mapped {
+            Graph::read_snapshot_mapped(path, &fingerprint)
+        } else {
+            Graph::read_snapshot(path, &fingerprint)
+        };
+        match read {
             Ok(Some(graph)) => {
-                tracing::info!(path = %path.display(), "graph from snapshot");
-                return Ok((graph, store.labels()?));
+                tracing::info!(path = %path.display(), mapped, "graph from snapshot");
+                return Ok(graph);
             }
             Ok(None) => {}
             Err(e) => {
@@ -154,7 +167,7 @@ pub fn load(store: &Store) -> Result<(Graph, Vec<Label>), StoreError> {
     {
         tracing::warn!(path = %path.display(), error = %e, "cannot write graph snapshot");
     }
-    Ok((graph, store.labels()?))
+    Ok(graph)
 }
 
 impl Analysis {
@@ -195,6 +208,13 @@ impl Analysis {
         directions: &[Direction],
         timed: bool,
     ) -> Analysis {
+        let mut a = Analysis::prepare(graph, labels, policy);
+        a.search(directions, timed);
+        a
+    }
+
+    /// Everything but the searches: seeds, services and hubs under `policy`.
+    pub fn prepare(graph: Graph, labels: Vec<Label>, policy: Policy) -> Analysis {
         let max_hops = policy.max_hops;
         let (seed_list, _) = partition(&labels);
         let mut service_list: Vec<Address> = labels
@@ -216,54 +236,61 @@ impl Analysis {
                 by_node.entry(node).or_default().push(label);
             }
         }
-        let mut expandable = vec![true; graph.node_count()];
         let mut services = Vec::new();
         for address in service_list {
             if let Some(node) = graph.node(&address)
                 && !seeds.contains_key(&node)
             {
-                expandable[node as usize] = false;
                 services.push(node);
             }
         }
         let mut hubs = Vec::new();
         if policy.hub_degree > 0 {
+            let mut service = vec![false; graph.node_count()];
+            for &n in &services {
+                service[n as usize] = true;
+            }
             for node in 0..graph.node_count() as u32 {
-                if expandable[node as usize]
+                if !service[node as usize]
                     && !seeds.contains_key(&node)
                     && graph.degree(node) as u64 > policy.hub_degree
                 {
-                    expandable[node as usize] = false;
                     hubs.push(node);
                 }
             }
             hubs.sort_unstable_by_key(|&n| graph.address(n));
         }
-        let starts = starts_of(&seeds);
-        let run = |d: Direction| {
-            directions.contains(&d).then(|| {
-                if timed {
-                    hops(&graph, d, &starts, &expandable, max_hops)
-                } else {
-                    untimed_hops(&graph, d, &starts, &expandable, max_hops)
-                }
-            })
-        };
-        let downstream = run(Direction::Downstream);
-        let upstream = run(Direction::Upstream);
         Analysis {
             graph,
             seeds,
             labels: by_node,
             services,
             max_hops,
-            downstream,
-            upstream,
+            downstream: None,
+            upstream: None,
             policy,
             hubs,
             data_block: None,
             haircut: None,
         }
+    }
+
+    /// Runs the searches in `directions` (replacing any there were); with `timed`
+    /// false they ignore block order and `since`.
+    pub fn search(&mut self, directions: &[Direction], timed: bool) {
+        let starts = starts_of(&self.seeds);
+        let expandable = self.expandable();
+        let run = |d: Direction| {
+            directions.contains(&d).then(|| {
+                if timed {
+                    hops(&self.graph, d, &starts, &expandable, self.max_hops)
+                } else {
+                    untimed_hops(&self.graph, d, &starts, &expandable, self.max_hops)
+                }
+            })
+        };
+        self.downstream = run(Direction::Downstream);
+        self.upstream = run(Direction::Upstream);
     }
 
     /// Whether `node` passes taint on: not a service, not a pruned hub (seeds always).

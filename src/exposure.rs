@@ -29,9 +29,11 @@ mod untimed;
 pub use haircut::{Exposure, Flow, Haircut, HaircutResult, haircut};
 pub use untimed::untimed_hops;
 
+use std::io::{self, Write};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::graph::{Adjacency, Direction, Graph, huge_vec, key_of, node_of};
+use crate::table::{Table, TableReader, TableWriter};
 use crate::transfer::MAX_BLOCK;
 
 const NONE: u32 = u32::MAX;
@@ -227,7 +229,8 @@ pub struct Start {
 }
 
 /// One improvement of one node's arrival.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
 struct Record {
     node: u32,
     /// Key of the edge that arrived (unused for roots).
@@ -264,16 +267,16 @@ enum Store {
     /// times, and `first[node]` is the record that first reached it (`NONE` if
     /// never).
     Log {
-        records: Vec<Record>,
-        first: Vec<u32>,
+        records: Table<Record>,
+        first: Table<u32>,
     },
     /// One record per node, numbered by node (the untimed search, where a node is
     /// reached once): `link[v]` packs the predecessor node (high half, `NONE` for
     /// a seed) with the key of the edge that reached `v` (low half), and
     /// `level[v]` is v's hop count plus one, 0 if unreached.
     Tree {
-        link: Vec<u64>,
-        level: Vec<u32>,
+        link: Table<u64>,
+        level: Table<u32>,
         reached: usize,
     },
 }
@@ -284,8 +287,8 @@ impl Reach {
         Reach {
             direction,
             store: Store::Tree {
-                link,
-                level,
+                link: link.into(),
+                level: level.into(),
                 reached,
             },
         }
@@ -389,6 +392,65 @@ impl Reach {
             steps.reverse();
         }
         steps
+    }
+
+    /// Writes the result to a results file (see `analysis::results`).
+    pub(crate) fn write_to<W: Write>(&self, w: &mut TableWriter<W>) -> io::Result<()> {
+        w.u64(self.direction as u64)?;
+        match &self.store {
+            Store::Log { records, first } => {
+                w.u64(0)?;
+                w.table(records)?;
+                w.table(first)
+            }
+            Store::Tree {
+                link,
+                level,
+                reached,
+            } => {
+                w.u64(1)?;
+                w.u64(*reached as u64)?;
+                w.table(link)?;
+                w.table(level)
+            }
+        }
+    }
+
+    /// Reads a result that [`Reach::write_to`] wrote for a graph of `nodes` nodes,
+    /// mapped in place. Checked: the direction, the kind, and that the arrays fit
+    /// together and the graph; records are not read in full (a damaged one is
+    /// caught by bounds checks, never read wrongly).
+    pub(crate) fn read_from(r: &mut TableReader<'_>, nodes: usize) -> io::Result<Reach> {
+        let direction = match r.u64()? {
+            d if d == Direction::Downstream as u64 => Direction::Downstream,
+            d if d == Direction::Upstream as u64 => Direction::Upstream,
+            _ => return Err(r.invalid("unknown direction")),
+        };
+        let store = match r.u64()? {
+            0 => {
+                let records: Table<Record> = r.table()?;
+                let first: Table<u32> = r.table()?;
+                if first.len() != nodes {
+                    return Err(r.invalid("search result for another graph"));
+                }
+                Store::Log { records, first }
+            }
+            1 => {
+                let reached = usize::try_from(r.u64()?).unwrap_or(usize::MAX);
+                let link: Table<u64> = r.table()?;
+                let level: Table<u32> = r.table()?;
+                if link.len() != nodes || level.len() != nodes || reached > nodes {
+                    return Err(r.invalid("search result for another graph"));
+                }
+                Store::Tree {
+                    link,
+                    level,
+                    reached,
+                }
+            }
+            _ => return Err(r.invalid("unknown kind of search result")),
+        };
+        Ok(Reach { direction, store })
     }
 
     /// Records kept (improvements made; reached nodes for an untimed search), for
@@ -583,7 +645,10 @@ pub fn hops_with_threads(
     );
     Reach {
         direction,
-        store: Store::Log { records, first },
+        store: Store::Log {
+            records: records.into(),
+            first: first.into(),
+        },
     }
 }
 

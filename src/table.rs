@@ -84,6 +84,15 @@ impl<T> Deref for Table<T> {
     }
 }
 
+impl<'a, T> IntoIterator for &'a Table<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
 impl<T: Clone> Clone for Table<T> {
     fn clone(&self) -> Table<T> {
         match &self._owner {
@@ -123,7 +132,11 @@ impl<W: Write> TableWriter<W> {
     /// power of two, at least 8).
     pub(crate) fn new(w: W, align: usize) -> TableWriter<W> {
         debug_assert!(align.is_power_of_two() && align >= 8);
-        TableWriter { w, written: 0, align }
+        TableWriter {
+            w,
+            written: 0,
+            align,
+        }
     }
 
     /// Writes `bytes` as they are.
@@ -188,6 +201,11 @@ impl<'a> TableReader<'a> {
             align,
             what,
         }
+    }
+
+    /// The offset of the next byte to read.
+    pub(crate) fn position(&self) -> usize {
+        self.at
     }
 
     /// An error about the file, naming it.

@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::analysis::{self, Analysis};
+use crate::analysis::{self, Analysis, results};
 use crate::exposure::Step;
 use crate::graph::{Direction, Graph};
 use crate::labels::formats::{self, LabelFileError, LabelFormat, ReadOptions};
@@ -96,7 +96,7 @@ pub fn analyse(
     mut note: impl FnMut(NoteKind, String),
 ) -> Result<Analysis, SetupError> {
     let t = Instant::now();
-    let (graph, mut labels) = analysis::load(store)?;
+    let mut labels = store.labels()?;
     let bundled = labels.is_empty();
     if bundled {
         labels = bundled_seeds()?;
@@ -116,12 +116,6 @@ pub fn analyse(
         };
         note(kind, n.message);
     }
-    tracing::info!(
-        nodes = graph.node_count(),
-        edges = graph.edge_count(),
-        elapsed = ?t.elapsed(),
-        "graph loaded"
-    );
     let mut policy = match &options.policy {
         Some(path) => Policy::load(path)?,
         None => Policy::default(),
@@ -129,14 +123,56 @@ pub fn analyse(
     if let Some(h) = options.max_hops {
         policy.max_hops = h;
     }
+    let (timed, haircut) = (!options.ignore_time, !options.no_haircut);
+    // The results of an earlier run under the same data, labels and policy: then
+    // the graph is only looked up, in place.
+    let cache = analysis::beside(store, ".results");
+    let key = results::key(&store.graph_fingerprint()?, &labels, &policy, timed);
+    let cached = cache.as_deref().and_then(|path| match results::open(path, &key) {
+        Ok(cached) => cached.filter(|c| c.covers(directions, haircut)),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "ignoring unreadable results cache");
+            None
+        }
+    });
+    let graph = analysis::load_graph(store, cached.is_some())?;
+    tracing::info!(
+        nodes = graph.node_count(),
+        edges = graph.edge_count(),
+        elapsed = ?t.elapsed(),
+        "graph loaded"
+    );
     let t = Instant::now();
-    let mut a = Analysis::with_policy(graph, labels, policy, directions, !options.ignore_time);
+    let mut a = Analysis::prepare(graph, labels, policy);
     a.data_block = store.max_block()?;
-    tracing::info!(seeds = a.seeds.len(), elapsed = ?t.elapsed(), "hops computed");
-    if !options.no_haircut {
-        let t = Instant::now();
-        a.add_haircut(store)?;
-        tracing::info!(elapsed = ?t.elapsed(), "haircut computed");
+    let filled = match &cached {
+        Some(c) => {
+            let assets = if haircut { Some(store.assets()?) } else { None };
+            c.fill(&mut a, directions, assets)
+                .inspect_err(|e| tracing::warn!(error = %e, "ignoring unreadable results cache"))
+                .is_ok()
+        }
+        None => false,
+    };
+    if filled {
+        tracing::info!(elapsed = ?t.elapsed(), "results from cache");
+    } else {
+        a.search(directions, timed);
+        tracing::info!(seeds = a.seeds.len(), elapsed = ?t.elapsed(), "hops computed");
+        if haircut {
+            let t = Instant::now();
+            a.add_haircut(store)?;
+            tracing::info!(elapsed = ?t.elapsed(), "haircut computed");
+        }
+        if let Some(path) = &cache {
+            let t = Instant::now();
+            match results::write(path, &key, &a) {
+                Ok(()) => tracing::info!(elapsed = ?t.elapsed(), "results cached"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot write results cache")
+                }
+            }
+        }
     }
     if !a.hubs.is_empty() {
         note(

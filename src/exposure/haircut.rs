@@ -73,8 +73,11 @@ pub mod reference;
 
 use alloy_primitives::U256;
 
+use std::io::{self, Write};
+
 use crate::exposure::{Start, prefetch};
 use crate::graph::huge_vec;
+use crate::table::{Table, TableReader, TableWriter};
 
 /// One transfer as the haircut sees it. `from`, `to` and `asset` are dense ids
 /// chosen by the caller (the store's address and asset ids).
@@ -152,6 +155,7 @@ impl Part for f32 {
 /// (empty slots, [`NO_SEED`], at the end). What does not fit is not lost: the exact
 /// total is kept beside it, and the difference is reported as "other seeds".
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(C)]
 struct Top<P: Part> {
     seeds: [u32; TOP_SEEDS],
     parts: [P; TOP_SEEDS],
@@ -402,13 +406,31 @@ struct Holding {
 }
 
 /// What one address received of one asset, with its attribution: one cache line.
+/// Plain data (no implicit padding), so that results files can map it in place.
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(C, align(64))]
 struct Inflow {
     total: u128,
     tainted: f64,
     seeds: Top<f32>,
+    _unused: u64,
 }
+
+// SAFETY: `Top<f32>` is `repr(C)`: `[u32; TOP_SEEDS]` then `[f32; TOP_SEEDS]`, both
+// 4-byte aligned, so it has no padding (asserted below), and every bit pattern of
+// its fields is a valid value.
+unsafe impl bytemuck::Zeroable for Top<f32> {}
+// SAFETY: as above.
+unsafe impl bytemuck::Pod for Top<f32> {}
+// SAFETY: `Inflow` is `repr(C)` and its fields (`u128`, `f64`, `Top<f32>`, `u64`)
+// fill its 64 bytes exactly (asserted below): no padding; every bit pattern of
+// each field is valid.
+unsafe impl bytemuck::Zeroable for Inflow {}
+// SAFETY: as above.
+unsafe impl bytemuck::Pod for Inflow {}
+const _: () = assert!(std::mem::size_of::<Top<f32>>() == 8 * TOP_SEEDS);
+const _: () = assert!(std::mem::size_of::<Inflow>() == 16 + 8 + 8 * TOP_SEEDS + 8);
+const _: () = assert!(std::mem::size_of::<Inflow>() == 64);
 
 /// The haircut of one asset: its addresses' results by local number.
 #[derive(Debug, Default)]
@@ -416,8 +438,8 @@ struct AssetRun {
     asset: u32,
     /// Local number -> global address id, sorted; empty for the dense asset, whose
     /// local numbers are the address ids.
-    nodes: Vec<u32>,
-    inflows: Vec<Inflow>,
+    nodes: Table<u32>,
+    inflows: Table<Inflow>,
 }
 
 impl AssetRun {
@@ -512,8 +534,8 @@ impl<'a> Haircut<'a> {
         HaircutResult {
             dense,
             others,
-            offsets,
-            index,
+            offsets: offsets.into(),
+            index: index.into(),
             carried,
         }
     }
@@ -608,8 +630,8 @@ impl<'a> Haircut<'a> {
         });
         AssetRun {
             asset,
-            nodes: Vec::new(),
-            inflows,
+            nodes: Table::default(),
+            inflows: inflows.into(),
         }
     }
 
@@ -657,8 +679,8 @@ impl<'a> Haircut<'a> {
         );
         AssetRun {
             asset,
-            nodes,
-            inflows,
+            nodes: nodes.into(),
+            inflows: inflows.into(),
         }
     }
 }
@@ -735,7 +757,7 @@ fn split_by_asset(flows: &[Flow], skip: Option<u32>) -> (Vec<Leg>, Vec<usize>) {
 
 /// Where each address's entries in the runs of the other assets are: offsets per
 /// address (`n + 1`) into a list of (run, local number), runs in asset order.
-fn index_by_address(n: usize, runs: &[AssetRun]) -> (Vec<u64>, Vec<(u32, u32)>) {
+fn index_by_address(n: usize, runs: &[AssetRun]) -> (Vec<u64>, Vec<[u32; 2]>) {
     let mut offsets = vec![0u64; n + 1];
     for run in runs {
         for &v in &run.nodes {
@@ -746,10 +768,10 @@ fn index_by_address(n: usize, runs: &[AssetRun]) -> (Vec<u64>, Vec<(u32, u32)>) 
         offsets[v + 1] += offsets[v];
     }
     let mut next = offsets.clone();
-    let mut index = vec![(0u32, 0u32); offsets[n] as usize];
+    let mut index = vec![[0u32; 2]; offsets[n] as usize];
     for (k, run) in runs.iter().enumerate() {
         for (local, &v) in run.nodes.iter().enumerate() {
-            index[next[v as usize] as usize] = (k as u32, local as u32);
+            index[next[v as usize] as usize] = [k as u32, local as u32];
             next[v as usize] += 1;
         }
     }
@@ -921,9 +943,10 @@ pub struct HaircutResult {
     dense: Option<AssetRun>,
     others: Vec<AssetRun>,
     /// Per address, where its entries in `index` start (`n + 1` offsets).
-    offsets: Vec<u64>,
-    /// (run in `others`, local number), grouped by address, runs in asset order.
-    index: Vec<(u32, u32)>,
+    offsets: Table<u64>,
+    /// [run in `others`, local number], grouped by address, runs in asset order.
+    index: Table<[u32; 2]>,
+    /// Per flow given, whether it carried taint; empty when read from a file.
     carried: Vec<bool>,
 }
 
@@ -937,7 +960,7 @@ impl HaircutResult {
         let v = node as usize;
         if v + 1 < self.offsets.len() {
             let range = self.offsets[v] as usize..self.offsets[v + 1] as usize;
-            for &(k, local) in &self.index[range] {
+            for &[k, local] in &self.index[range] {
                 out.extend(self.others[k as usize].exposure(local as usize));
             }
         }
@@ -987,6 +1010,60 @@ impl HaircutResult {
     /// Whether flow number `i` (in the order given) carried taint.
     pub fn carried_taint(&self, i: usize) -> bool {
         self.carried.get(i).copied().unwrap_or(false)
+    }
+
+    /// Writes the result, all but `carried`, to a results file (see
+    /// `analysis::results`).
+    pub(crate) fn write_to<W: Write>(&self, w: &mut TableWriter<W>) -> io::Result<()> {
+        let runs: Vec<&AssetRun> = self.dense.iter().chain(&self.others).collect();
+        w.u64(u64::from(self.dense.is_some()))?;
+        w.u64(runs.len() as u64)?;
+        for run in runs {
+            w.u64(u64::from(run.asset))?;
+            w.table(&run.nodes)?;
+            w.table(&run.inflows)?;
+        }
+        w.table(&self.offsets)?;
+        w.table(&self.index)
+    }
+
+    /// Reads what [`HaircutResult::write_to`] wrote for `nodes` addresses, mapped
+    /// in place; `carried_taint` is false for every flow. Checked: the arrays fit
+    /// together and the addresses; the index is not read in full (a damaged entry
+    /// is caught by bounds checks, never read wrongly).
+    pub(crate) fn read_from(r: &mut TableReader<'_>, nodes: usize) -> io::Result<HaircutResult> {
+        let has_dense = r.u64()? != 0;
+        let count = r.u64()?;
+        let mut runs = Vec::new();
+        for _ in 0..count {
+            let asset = u32::try_from(r.u64()?).map_err(|_| r.invalid("asset id out of range"))?;
+            let run = AssetRun {
+                asset,
+                nodes: r.table()?,
+                inflows: r.table()?,
+            };
+            if run.nodes.len() != run.inflows.len() && !(has_dense && runs.is_empty()) {
+                return Err(r.invalid("asset run whose arrays differ in length"));
+            }
+            runs.push(run);
+        }
+        let offsets: Table<u64> = r.table()?;
+        let index: Table<[u32; 2]> = r.table()?;
+        let mut runs = runs.into_iter();
+        let dense = if has_dense { runs.next() } else { None };
+        let fits = dense.as_ref().is_none_or(|d| d.inflows.len() <= nodes)
+            && (offsets.is_empty() || offsets.len() == nodes + 1)
+            && offsets.last().copied().unwrap_or(0) == index.len() as u64;
+        if !fits || (has_dense && dense.is_none()) {
+            return Err(r.invalid("haircut result for another graph"));
+        }
+        Ok(HaircutResult {
+            dense,
+            others: runs.collect(),
+            offsets,
+            index,
+            carried: Vec::new(),
+        })
     }
 }
 

@@ -105,6 +105,12 @@ impl Graph {
         Graph::read_snapshot_within(path, fingerprint, memory_budget())
     }
 
+    /// [`Graph::read_snapshot`], always mapped: for when the searches' results are
+    /// at hand and only lookups remain, which touch a few pages.
+    pub fn read_snapshot_mapped(path: &Path, fingerprint: &str) -> io::Result<Option<Graph>> {
+        Graph::read_snapshot_within(path, fingerprint, Some(0))
+    }
+
     /// [`Graph::read_snapshot`] with the memory allowed given.
     fn read_snapshot_within(
         path: &Path,

@@ -1,7 +1,8 @@
-//! The caches beside the database, the graph snapshot (`DB.graph`) and the
-//! haircut's input (`DB.flows`): written on first use, used while the store is
-//! unchanged, ignored (and rewritten) once the store changes, and bypassed with a
-//! warning when damaged.
+//! The caches beside the database, the graph snapshot (`DB.graph`), the
+//! haircut's input (`DB.flows`) and the computed results (`DB.results`): written on
+//! first use, used while the store (and for results, the labels, policy and
+//! options) is unchanged, ignored (and rewritten) once it changes, and bypassed
+//! with a warning when damaged.
 
 use std::path::{Path, PathBuf};
 
@@ -140,4 +141,136 @@ fn flows_cache_follows_the_store() {
     // A damaged cache is bypassed, not trusted.
     damage(&cache, |n| n - 7);
     assert_eq!(downstream(&db, &columns), want);
+}
+
+/// What the commands that answer from an analysis print for `db`: `check` of a
+/// few addresses (JSON, with evidence and exposure), `trace` of both directions
+/// and `score` (CSV), with `extra` arguments (a policy, `--ignore-time`, ...).
+/// Also whether the run answered from the results cache (its info log says so).
+fn answers(db: &Path, extra: &[&str]) -> (Vec<String>, bool) {
+    let run = |args: &[&str]| {
+        let mut cmd = hoptrace(db);
+        cmd.arg("-v").args(args).args(extra);
+        ok(&mut cmd)
+    };
+    let mut out = Vec::new();
+    let mut from_cache = true;
+    for args in [
+        &[
+            "check",
+            "0x098b716b8aaf21512996dc57eb0615e2383e2f96",
+            "0x8f510dcd206b69e625fd9c2e41f34a1240242fff",
+            "0x5554f4289ff71e4aa61fcc3bf7db694df802777e",
+            "--format",
+            "json",
+        ][..],
+        &["trace", "--format", "csv"],
+        &["trace", "--direction", "upstream", "--format", "csv"],
+    ] {
+        let (stdout, stderr) = run(args);
+        from_cache &= stderr.contains("results from cache");
+        out.push(stdout);
+    }
+    (out, from_cache)
+}
+
+/// The computed results beside the database (`DB.results`): written on the first
+/// run, used by the next ones for the same store, labels, policy and options, with
+/// byte-identical answers; never used once any of those changed (the answers
+/// equal those of a run without the cache); bypassed when damaged.
+#[test]
+fn results_cache_follows_the_store_labels_and_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.db");
+    let results = dir.path().join("r.db.results");
+    import_both(
+        &db,
+        &crate::common::fixtures().join("ronin/transfers.csv"),
+        &crate::common::fixtures().join("ronin/labels.csv"),
+    );
+    // What a run computes afresh, without any results cache.
+    let fresh = |extra: &[&str]| {
+        let _ = std::fs::remove_file(&results);
+        let (out, from_cache) = answers(&db, extra);
+        assert!(!from_cache);
+        assert!(results.exists(), "a computing run writes the results");
+        out
+    };
+    let cached = |extra: &[&str]| {
+        let (out, from_cache) = answers(&db, extra);
+        assert!(from_cache, "answered from the results cache ({extra:?})");
+        out
+    };
+    let base = fresh(&[]);
+    assert!(base[0].contains("\"path\"") && base[0].contains("\"tainted\""));
+    assert!(base[1].lines().count() > 10, "{}", base[1]);
+    let written = modified(&results);
+    assert_eq!(cached(&[]), base);
+    assert_eq!(modified(&results), written, "a cached run rewrites nothing");
+
+    // Other options: other results; each, cached, answers as computed afresh.
+    for extra in [
+        &["--ignore-time"][..],
+        &["--max-hops", "1"],
+        &["--no-haircut"],
+    ] {
+        let want = fresh(extra);
+        assert_ne!(want, base, "{extra:?} changes the answers");
+        assert_eq!(cached(extra), want, "{extra:?}");
+    }
+    // The cache of `--no-haircut` lacks the haircut: a run that wants it computes.
+    assert_eq!(answers(&db, &[]), (base.clone(), false));
+    assert_eq!(cached(&[]), base);
+
+    // A changed policy.
+    let policy = crate::common::default_policy_with(
+        dir.path(),
+        "p.toml",
+        &[("max_hops = 6", "max_hops = 2")],
+    );
+    let policy = policy.to_str().unwrap();
+    let (first, from_cache) = answers(&db, &["--policy", policy]);
+    assert!(!from_cache);
+    assert_ne!(first, base);
+    assert_eq!(fresh(&["--policy", policy]), first);
+    assert_eq!(cached(&["--policy", policy]), first);
+
+    // A new label: the first hop of the chain becomes a hack address.
+    crate::common::import_labels_text(
+        &db,
+        dir.path(),
+        "more.csv",
+        "address,category,name,source\n0x5554f4289ff71e4aa61fcc3bf7db694df802777e,hack,Test Hack,test-list\n",
+    );
+    let (relabelled, from_cache) = answers(&db, &[]);
+    assert!(!from_cache);
+    assert_ne!(relabelled, base);
+    assert_eq!(fresh(&[]), relabelled);
+
+    // New transfers: a later one from the Lazarus wallet to a fresh address.
+    import_rows(
+        &db,
+        dir.path(),
+        "t2.csv",
+        &row(
+            20_000_000,
+            9,
+            "0x098b716b8aaf21512996dc57eb0615e2383e2f96",
+            "0x00000000000000000000000000000000000000e5",
+            5,
+        ),
+    );
+    let (moved, from_cache) = answers(&db, &[]);
+    assert!(!from_cache);
+    assert!(moved[1].contains("0x00000000000000000000000000000000000000e5"));
+    assert_eq!(fresh(&[]), moved);
+
+    // A damaged file is bypassed, never trusted.
+    let cuts: [fn(usize) -> usize; 3] = [|n| n / 2, |n| n - 64, |_| 100];
+    for keep in cuts {
+        damage(&results, keep);
+        let (out, from_cache) = answers(&db, &[]);
+        assert!(!from_cache);
+        assert_eq!(out, moved);
+    }
 }
