@@ -629,10 +629,10 @@ fn trace(db: &Path, args: TraceArgs) -> Result<()> {
     let store = open_existing(db)?;
     let a = analyse(&store, args.search, &args.direction.directions())?;
     let mut evidence = Evidence::new(lookup(&store, &a.graph));
-    let findings = report::all_findings(&a, &mut evidence)?;
     let hash = a.policy.hash();
     emit(args.output.as_deref(), |w| {
-        Ok(report::write_findings(&findings, args.format, &hash, w)?)
+        let findings = report::findings(&a, &mut evidence);
+        report::write_findings(findings, args.format, &hash, w)
     })
 }
 

@@ -201,9 +201,11 @@ fn haircut_facts(analysis: &Analysis, node: u32, f: &mut Finding) {
         .collect();
 }
 
-/// Turns path steps into evidence transfers, remembering each one it resolved.
-/// The lookup renders a step's stored transfer ([`PathTransfer::from`]); a server
-/// may hand out transfers it rendered for earlier requests.
+/// Turns path steps into evidence transfers, remembering the ones it resolved
+/// (up to [`Evidence::MEMO`] of them; then it starts afresh, so that tracing a
+/// whole large graph holds bounded memory). The lookup renders a step's stored
+/// transfer ([`PathTransfer::from`]); a server may hand out transfers it rendered
+/// for earlier requests.
 pub struct Evidence<F> {
     lookup: F,
     memo: FxHashMap<(u32, u32, u32), Arc<PathTransfer>>,
@@ -213,6 +215,9 @@ impl<F, E> Evidence<F>
 where
     F: FnMut(Step) -> Result<Arc<PathTransfer>, E>,
 {
+    /// Most transfers remembered at once.
+    pub const MEMO: usize = 1 << 20;
+
     /// Wraps a lookup function.
     pub fn new(lookup: F) -> Self {
         Evidence {
@@ -231,6 +236,9 @@ where
                     return Ok(Arc::clone(t));
                 }
                 let t = (self.lookup)(*s)?;
+                if self.memo.len() >= Self::MEMO {
+                    self.memo.clear();
+                }
                 self.memo.insert(key, Arc::clone(&t));
                 Ok(t)
             })
@@ -291,28 +299,25 @@ where
     Ok(Some(out))
 }
 
-/// Every finding of the analysis, downstream first, each sorted by (hops, address).
-pub fn all_findings<F, E>(
-    analysis: &Analysis,
-    evidence: &mut Evidence<F>,
-) -> Result<Vec<Finding>, E>
+/// Every finding of the analysis, downstream first, each sorted by (hops,
+/// address), computed one by one as the iterator is advanced: a whole large graph
+/// is written without holding its findings.
+pub fn findings<'a, F, E>(
+    analysis: &'a Analysis,
+    evidence: &'a mut Evidence<F>,
+) -> impl Iterator<Item = Result<Finding, E>> + 'a
 where
     F: FnMut(Step) -> Result<Arc<PathTransfer>, E>,
 {
-    let mut out = Vec::new();
-    for direction in [Direction::Downstream, Direction::Upstream] {
-        let Some(reach) = analysis.reach(direction) else {
-            continue;
-        };
-        let mut nodes = reach.reached();
-        nodes.sort_by_key(|&(n, h)| (h, analysis.graph.address(n)));
-        for (node, _) in nodes {
-            if let Some(f) = finding(analysis, direction, node, evidence)? {
-                out.push(f);
-            }
-        }
-    }
-    Ok(out)
+    [Direction::Downstream, Direction::Upstream]
+        .into_iter()
+        .filter_map(|d| analysis.reach(d).map(|reach| (d, reach)))
+        .flat_map(|(d, reach)| {
+            let mut nodes = reach.reached();
+            nodes.sort_by_key(|&(n, h)| (h, analysis.graph.address(n)));
+            nodes.into_iter().map(move |(node, _)| (d, node))
+        })
+        .filter_map(move |(d, node)| finding(analysis, d, node, evidence).transpose())
 }
 
 /// `list@version` per source (just `list` when the version is unknown), `;`-joined.
@@ -347,14 +352,15 @@ struct Row<'a> {
     policy_hash: &'a str,
 }
 
-/// Writes findings in `format`, each with `policy_hash` (a CSV column, a JSON
-/// field; the table leaves it out).
-pub fn write_findings(
-    findings: &[Finding],
+/// Writes findings in `format` as they come, each with `policy_hash` (a CSV
+/// column, a JSON field; the table leaves it out). Stops at the first finding that
+/// is an error and returns it.
+pub fn write_findings<E: From<io::Error>>(
+    findings: impl IntoIterator<Item = Result<Finding, E>>,
     format: Format,
     policy_hash: &str,
     out: &mut dyn Write,
-) -> io::Result<()> {
+) -> Result<(), E> {
     match format {
         Format::Csv => {
             let mut w = csv::Writer::from_writer(out);
@@ -374,8 +380,10 @@ pub fn write_findings(
                 "score",
                 "score_level",
                 "policy_hash",
-            ])?;
+            ])
+            .map_err(io::Error::from)?;
             for f in findings {
+                let f = f?;
                 w.write_record([
                     f.address.as_str(),
                     f.direction,
@@ -392,51 +400,58 @@ pub fn write_findings(
                     &f.score.to_string(),
                     f.score_level,
                     policy_hash,
-                ])?;
+                ])
+                .map_err(io::Error::from)?;
             }
-            w.flush()
+            w.flush()?;
         }
         Format::Json => {
-            let rows: Vec<Row> = findings
-                .iter()
-                .map(|finding| Row {
+            // As `to_writer_pretty` writes a list, one element at a time.
+            use serde::ser::{SerializeSeq, Serializer};
+            let mut json = serde_json::Serializer::pretty(&mut *out);
+            let mut seq = json.serialize_seq(None).map_err(io::Error::from)?;
+            for f in findings {
+                let finding = &f?;
+                seq.serialize_element(&Row {
                     finding,
                     policy_hash,
                 })
-                .collect();
-            serde_json::to_writer_pretty(&mut *out, &rows)?;
-            writeln!(out)
+                .map_err(io::Error::from)?;
+            }
+            seq.end().map_err(io::Error::from)?;
+            writeln!(out)?;
         }
         Format::Jsonl => {
-            for finding in findings {
+            for f in findings {
+                let finding = &f?;
                 serde_json::to_writer(
                     &mut *out,
                     &Row {
                         finding,
                         policy_hash,
                     },
-                )?;
+                )
+                .map_err(io::Error::from)?;
                 writeln!(out)?;
             }
-            Ok(())
         }
         Format::Table => {
-            let rows: Vec<Vec<String>> = findings
-                .iter()
-                .map(|f| {
-                    vec![
-                        f.address.clone(),
-                        f.direction.to_string(),
-                        f.hops.to_string(),
-                        f.seed_category.clone(),
-                        f.seed_name.clone().unwrap_or_else(|| f.seed.clone()),
-                        f.path
-                            .first()
-                            .map(|p| p.block.to_string())
-                            .unwrap_or_default(),
-                    ]
-                })
-                .collect();
+            // Column widths need every row: only the table's few columns are kept.
+            let mut rows: Vec<Vec<String>> = Vec::new();
+            for f in findings {
+                let f = f?;
+                rows.push(vec![
+                    f.address,
+                    f.direction.to_string(),
+                    f.hops.to_string(),
+                    f.seed_category,
+                    f.seed_name.unwrap_or(f.seed),
+                    f.path
+                        .first()
+                        .map(|p| p.block.to_string())
+                        .unwrap_or_default(),
+                ]);
+            }
             write_table(
                 out,
                 &[
@@ -449,9 +464,10 @@ pub fn write_findings(
                 ],
                 &rows,
             )?;
-            writeln!(out, "{} finding(s)", findings.len())
+            writeln!(out, "{} finding(s)", rows.len())?;
         }
     }
+    Ok(())
 }
 
 /// Writes aligned columns with a header line.

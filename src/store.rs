@@ -701,7 +701,7 @@ impl Store {
         let mut stmt = self.conn.prepare(
             "SELECT a.address, l.category, l.name, l.list, l.since_block,
                     l.version, l.tag, l.uid, l.program, l.since_date
-             FROM labels l JOIN addresses a ON a.id = l.address_id
+             FROM labels l CROSS JOIN addresses a ON a.id = l.address_id
              ORDER BY a.address, l.category, l.list, l.version",
         )?;
         let mut rows = stmt.query([])?;
