@@ -317,6 +317,11 @@ impl Graph {
         self.addresses[node as usize]
     }
 
+    /// Every node, in the order of their addresses.
+    pub fn nodes_by_address(&self) -> &[u32] {
+        &self.by_address
+    }
+
     /// The node of an address, if the graph knows it. O(log n).
     pub fn node(&self, address: &Address) -> Option<u32> {
         self.by_address

@@ -309,13 +309,30 @@ pub fn findings<'a, F, E>(
 where
     F: FnMut(Step) -> Result<Arc<PathTransfer>, E>,
 {
+    // Sorting by (hops, position in address order) is sorting by (hops, address),
+    // on integers.
+    let mut rank: Vec<u32> = Vec::new();
     [Direction::Downstream, Direction::Upstream]
         .into_iter()
         .filter_map(|d| analysis.reach(d).map(|reach| (d, reach)))
-        .flat_map(|(d, reach)| {
-            let mut nodes = reach.reached();
-            nodes.sort_by_key(|&(n, h)| (h, analysis.graph.address(n)));
-            nodes.into_iter().map(move |(node, _)| (d, node))
+        .flat_map(move |(d, reach)| {
+            if rank.is_empty() {
+                rank = vec![0; analysis.graph.node_count()];
+                for (i, &n) in analysis.graph.nodes_by_address().iter().enumerate() {
+                    rank[n as usize] = i as u32;
+                }
+            }
+            let mut nodes: Vec<u64> = (0..analysis.graph.node_count() as u32)
+                .filter_map(|n| {
+                    let h = reach.hops(n)?;
+                    Some((u64::from(h) << 32) | u64::from(rank[n as usize]))
+                })
+                .collect();
+            nodes.sort_unstable();
+            let by_address = analysis.graph.nodes_by_address();
+            nodes
+                .into_iter()
+                .map(move |key| (d, by_address[key as u32 as usize]))
         })
         .filter_map(move |(d, node)| finding(analysis, d, node, evidence).transpose())
 }

@@ -758,12 +758,13 @@ impl Store {
         let Some((hash, kind, idx, timestamp, asset, amount)) = row else {
             return Ok(None);
         };
-        let addresses: (Vec<u8>, Vec<u8>) = self.conn.query_row(
-            "SELECT (SELECT address FROM addresses WHERE id = ?1),
-                    (SELECT address FROM addresses WHERE id = ?2)",
-            params![from_id, to_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        let addresses: (Vec<u8>, Vec<u8>) = self
+            .conn
+            .prepare_cached(
+                "SELECT (SELECT address FROM addresses WHERE id = ?1),
+                        (SELECT address FROM addresses WHERE id = ?2)",
+            )?
+            .query_row(params![from_id, to_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
         if hash.len() != 32 || amount.len() != 32 {
             return Err(StoreError::Corrupt("bad tx hash or amount blob".into()));
         }
