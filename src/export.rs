@@ -86,10 +86,7 @@ pub fn write_transfers(store: &Store, out: impl Write, target: &str) -> Result<u
         target: target.to_string(),
         source,
     };
-    let csv_io = |e: csv::Error| match e.into_kind() {
-        csv::ErrorKind::Io(e) => io(e),
-        other => io(std::io::Error::other(format!("{other:?}"))),
-    };
+    let csv_io = |e: csv::Error| io(crate::report::csv_io(e));
     let mut w = csv::Writer::from_writer(out);
     w.write_record(HEADER).map_err(csv_io)?;
     let mut failed: Option<ExportError> = None;

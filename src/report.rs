@@ -398,7 +398,7 @@ pub fn write_findings<E: From<io::Error>>(
                 "score_level",
                 "policy_hash",
             ])
-            .map_err(io::Error::from)?;
+            .map_err(csv_io)?;
             for f in findings {
                 let f = f?;
                 w.write_record([
@@ -418,7 +418,7 @@ pub fn write_findings<E: From<io::Error>>(
                     f.score_level,
                     policy_hash,
                 ])
-                .map_err(io::Error::from)?;
+                .map_err(csv_io)?;
             }
             w.flush()?;
         }
@@ -485,6 +485,15 @@ pub fn write_findings<E: From<io::Error>>(
         }
     }
     Ok(())
+}
+
+/// The I/O error inside a CSV writer's error, so that callers see its kind (a
+/// closed pipe is not a failure); any other CSV error as an I/O error.
+pub(crate) fn csv_io(e: csv::Error) -> io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        other => io::Error::other(format!("{other:?}")),
+    }
 }
 
 /// Writes aligned columns with a header line.

@@ -1196,3 +1196,39 @@ fn redact_replaces_rates_and_paths() {
         "[TMP]/a.csv: 3 rows ([RATE] rows/s)\nb ([RATE] rows/s)\n"
     );
 }
+
+/// `trace ... | head` is how people look at a large trace: once the reader has
+/// what it wants and closes the pipe, hoptrace stops quietly with success, in
+/// every format.
+#[test]
+fn a_closed_pipe_ends_trace_quietly() {
+    use std::io::Read;
+    use std::process::{Command as StdCommand, Stdio};
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("pipe.db");
+    crate::common::import_both(
+        &db,
+        &crate::common::fixtures().join("ronin/transfers.csv"),
+        &crate::common::fixtures().join("ronin/labels.csv"),
+    );
+    for format in ["csv", "json", "jsonl", "table"] {
+        // The whole output is larger than a pipe's buffer (64 KiB on Linux).
+        let (all, _) = ok(hoptrace(&db).args(["trace", "--format", format]));
+        assert!(all.len() > 80_000, "{format}: {} bytes", all.len());
+        let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("hoptrace"))
+            .env_remove("HOPTRACE_DB")
+            .arg("--db")
+            .arg(&db)
+            .args(["trace", "--format", format])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut head = [0u8; 10];
+        child.stdout.take().unwrap().read_exact(&mut head).unwrap();
+        assert_eq!(&head[..], &all.as_bytes()[..10], "{format}");
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{format}: {:?}", out.status);
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{format}");
+    }
+}
