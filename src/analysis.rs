@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use alloy_primitives::Address;
 
-use crate::exposure::{Flow, Haircut, HaircutResult, Reach, Start, hops, untimed_hops};
+use crate::exposure::{Haircut, HaircutResult, Reach, Start, hops, untimed_hops};
 use crate::graph::{Direction, Graph};
 use crate::labels::{Category, Label, Seed, partition};
 use crate::policy::Policy;
@@ -307,10 +307,6 @@ impl Analysis {
     /// value is followed as far as it goes).
     pub fn add_haircut(&mut self, store: &Store) -> Result<(), StoreError> {
         let n = self.graph.node_count();
-        let mut internal = vec![0u32; n];
-        for v in 0..n as u32 {
-            internal[self.graph.external_id(v) as usize] = v;
-        }
         let starts = starts_of(&self.seeds);
         let assets = store.assets()?;
         let dust: Vec<Option<alloy_primitives::U256>> = assets
@@ -318,16 +314,7 @@ impl Analysis {
             .map(|a| self.policy.dust_threshold(a))
             .collect();
         let expandable = self.expandable();
-        let flows: Vec<Flow> = flows::stored_flows(store)?
-            .into_iter()
-            .map(|f| Flow {
-                block: f.block,
-                from: internal[f.from as usize],
-                to: internal[f.to as usize],
-                asset: f.asset,
-                amount: f.amount,
-            })
-            .collect();
+        let flows = flows::flows(store, &self.graph)?;
         let result = Haircut::new(n, &starts, &expandable).run(&flows);
         // `spent`: sent something after first receiving tainted value (what was
         // sent before cannot be the tainted funds moving on). `significant`:

@@ -2,41 +2,44 @@
 //!
 //! The haircut needs every value-moving transfer in chain order. Streaming them
 //! out of SQLite costs about a microsecond a row, far more than the haircut pass
-//! itself, so the first run writes them to `DB.flows` (32 bytes a transfer: block,
-//! sender, receiver, asset, amount clamped to `u128`, in the store's own ids) and
-//! later runs read that file, as long as its fingerprint matches the store's (the
-//! same fingerprint as the graph snapshot's). A cache that cannot be read or
-//! written is reported and bypassed, never fatal.
+//! itself, so the first run writes them to `DB.flows` as the haircut takes them,
+//! one [`Flow`] of 32 bytes a transfer (block, sender and receiver as graph nodes,
+//! asset, amount clamped to `u128`), and later runs map that file and hand it to
+//! the haircut in place: no copy, no fresh memory. It is used while its key
+//! matches: the store's fingerprint (as for the graph snapshot) and the graph's
+//! numbering of the nodes. A cache that cannot be read or written is reported and
+//! bypassed, never fatal.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::hash::Hasher;
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use alloy_primitives::U256;
+use memmap2::Mmap;
 
+use crate::exposure::Flow;
+use crate::graph::Graph;
 use crate::store::{Store, StoreError};
+use crate::table::{Table, TableReader, TableWriter};
 
 const MAGIC: &[u8; 12] = b"HOPTRACE-FLW";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+const ALIGN: usize = 64;
 
-/// One stored transfer as the haircut reads it, in the store's ids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct StoredFlow {
-    pub(crate) block: u32,
-    pub(crate) from: u32,
-    pub(crate) to: u32,
-    pub(crate) asset: u32,
-    /// Clamped to `u128`, as the haircut takes it.
-    pub(crate) amount: u128,
-}
-
-/// Every value-moving transfer of `store` in chain order: from the cache when it
-/// matches the store, else from SQLite (and the cache is rewritten).
-pub(crate) fn stored_flows(store: &Store) -> Result<Vec<StoredFlow>, StoreError> {
+/// Every value-moving transfer of `store` in chain order, in `graph`'s node
+/// numbers: mapped from the cache when it matches, else read from SQLite (and the
+/// cache is rewritten).
+pub(crate) fn flows(store: &Store, graph: &Graph) -> Result<Table<Flow>, StoreError> {
     let path = super::beside(store, ".flows");
-    let fingerprint = store.graph_fingerprint()?;
+    let key = format!(
+        "{}; numbering {:016x}",
+        store.graph_fingerprint()?,
+        numbering(graph)
+    );
     if let Some(path) = &path {
-        match read(path, &fingerprint) {
+        match read(path, &key, graph.node_count()) {
             Ok(Some(flows)) => {
                 tracing::info!(path = %path.display(), "haircut input from cache");
                 return Ok(flows);
@@ -47,102 +50,98 @@ pub(crate) fn stored_flows(store: &Store) -> Result<Vec<StoredFlow>, StoreError>
             }
         }
     }
+    let mut internal = vec![0u32; graph.node_count()];
+    for v in 0..graph.node_count() as u32 {
+        internal[graph.external_id(v) as usize] = v;
+    }
     let mut flows = Vec::new();
     store.for_each_transfer(|block, from, to, asset, amount| {
-        flows.push(StoredFlow {
+        flows.push(Flow {
             block,
-            from,
-            to,
+            from: internal[from as usize],
+            to: internal[to as usize],
             asset,
             amount: clamp(amount),
         });
     })?;
     if let Some(path) = &path
-        && let Err(e) = write(path, &fingerprint, &flows)
+        && let Err(e) = write(path, &key, &flows)
     {
         tracing::warn!(path = %path.display(), error = %e, "cannot write flows cache");
     }
-    Ok(flows)
+    Ok(flows.into())
+}
+
+/// A digest of which store id each graph node stands for.
+fn numbering(graph: &Graph) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    h.write_usize(graph.node_count());
+    for v in 0..graph.node_count() as u32 {
+        h.write_u32(graph.external_id(v));
+    }
+    h.finish()
 }
 
 fn clamp(amount: U256) -> u128 {
     u128::try_from(amount).unwrap_or(u128::MAX)
 }
 
-fn write(path: &Path, fingerprint: &str, flows: &[StoredFlow]) -> io::Result<()> {
+/// Writes `flows` under `key` (through a temporary file of this process, renamed
+/// into place).
+fn write(path: &Path, key: &str, flows: &[Flow]) -> io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
+    tmp.push(format!(".tmp{}", std::process::id()));
     let tmp = PathBuf::from(tmp);
-    {
-        let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
-        w.write_all(MAGIC)?;
-        w.write_all(&VERSION.to_le_bytes())?;
-        w.write_all(&(fingerprint.len() as u64).to_le_bytes())?;
-        w.write_all(fingerprint.as_bytes())?;
-        w.write_all(&(flows.len() as u64).to_le_bytes())?;
-        for f in flows {
-            let mut rec = [0u8; 32];
-            rec[0..4].copy_from_slice(&f.block.to_le_bytes());
-            rec[4..8].copy_from_slice(&f.from.to_le_bytes());
-            rec[8..12].copy_from_slice(&f.to.to_le_bytes());
-            rec[12..16].copy_from_slice(&f.asset.to_le_bytes());
-            rec[16..32].copy_from_slice(&f.amount.to_le_bytes());
-            w.write_all(&rec)?;
+    let written = (|| {
+        let file = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+        let mut w = TableWriter::new(file, ALIGN);
+        w.bytes(MAGIC)?;
+        w.bytes(&VERSION.to_le_bytes())?;
+        w.table(key.as_bytes())?;
+        w.table(flows)?;
+        w.into_inner().flush()
+    })();
+    match written {
+        Ok(()) => std::fs::rename(&tmp, path),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
         }
-        w.flush()?;
     }
-    std::fs::rename(&tmp, path)
 }
 
-fn invalid(msg: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("flows cache: {msg}"))
-}
-
-fn read(path: &Path, fingerprint: &str) -> io::Result<Option<Vec<StoredFlow>>> {
+/// The flows written under `key` for a graph of `nodes` nodes, mapped; `Ok(None)`
+/// when the file is missing, of another format, or for another key. Every sender
+/// and receiver is checked to be a node (what the haircut indexes by).
+fn read(path: &Path, key: &str, nodes: usize) -> io::Result<Option<Table<Flow>>> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    let size = file.metadata()?.len();
-    let mut r = BufReader::with_capacity(1 << 20, file);
-    let mut head = [0u8; 16];
-    if r.read_exact(&mut head).is_err() || &head[..12] != MAGIC {
+    // SAFETY: the file is hoptrace's own, replaced only by rename (a mapped file is
+    // never rewritten in place); another process truncating it while mapped is
+    // outside what hoptrace supports, as for the database.
+    let map = Arc::new(unsafe { Mmap::map(&file)? });
+    if map.len() < 16 || &map[..12] != MAGIC || map[12..16] != VERSION.to_le_bytes() {
         return Ok(None);
     }
-    if head[12..16] != VERSION.to_le_bytes() {
+    #[cfg(unix)]
+    let _ = map.advise(memmap2::Advice::Sequential);
+    let mut r = TableReader::new(&map, 16, ALIGN, "flows cache");
+    if &r.table::<u8>()?[..] != key.as_bytes() {
         return Ok(None);
     }
-    let mut len = [0u8; 8];
-    r.read_exact(&mut len)?;
-    let fp_len = u64::from_le_bytes(len);
-    if fp_len > 4096 {
-        return Err(invalid("fingerprint too long"));
+    let flows: Table<Flow> = r.table()?;
+    if r.position() != map.len() {
+        return Err(r.invalid("length does not match the file"));
     }
-    let mut fp = vec![0u8; fp_len as usize];
-    r.read_exact(&mut fp)?;
-    if fp != fingerprint.as_bytes() {
-        return Ok(None);
-    }
-    r.read_exact(&mut len)?;
-    let count = u64::from_le_bytes(len);
-    if count.checked_mul(32) != Some(size - 32 - fp_len) {
-        return Err(invalid("length does not match the file"));
-    }
-    let mut flows = Vec::with_capacity(count as usize);
-    let mut rec = [0u8; 32];
-    let word = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-    for _ in 0..count {
-        r.read_exact(&mut rec)?;
-        let mut amount = [0u8; 16];
-        amount.copy_from_slice(&rec[16..32]);
-        flows.push(StoredFlow {
-            block: word(&rec[0..4]),
-            from: word(&rec[4..8]),
-            to: word(&rec[8..12]),
-            asset: word(&rec[12..16]),
-            amount: u128::from_le_bytes(amount),
-        });
+    let n = nodes as u64;
+    if !flows
+        .iter()
+        .all(|f| u64::from(f.from) < n && u64::from(f.to) < n)
+    {
+        return Err(r.invalid("a transfer names no node of the graph"));
     }
     Ok(Some(flows))
 }
@@ -152,18 +151,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_cache_round_trips_and_checks_its_fingerprint() {
+    fn the_cache_round_trips_and_checks_its_key() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.flows");
         let flows = vec![
-            StoredFlow {
+            Flow {
                 block: 7,
                 from: 1,
                 to: 2,
                 asset: 0,
                 amount: 10u128.pow(18),
             },
-            StoredFlow {
+            Flow {
                 block: 9,
                 from: 2,
                 to: 0,
@@ -171,16 +170,19 @@ mod tests {
                 amount: u128::MAX,
             },
         ];
-        write(&path, "fp-1", &flows).unwrap();
-        assert!(read(&path, "fp-2").unwrap().is_none());
-        let back = read(&path, "fp-1").unwrap().unwrap();
-        assert_eq!(back, flows);
+        write(&path, "key-1", &flows).unwrap();
+        assert!(read(&path, "key-2", 3).unwrap().is_none());
+        let back = read(&path, "key-1", 3).unwrap().unwrap();
+        assert!(back.is_mapped());
+        assert_eq!(&back[..], &flows[..]);
+        // A graph without node 2: refused.
+        assert!(read(&path, "key-1", 2).is_err());
         // Amounts beyond u128 are clamped when read from the store, as the haircut
         // takes them.
         assert_eq!(clamp(U256::MAX), u128::MAX);
         assert_eq!(clamp(U256::from(7u64)), 7);
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 5]).unwrap();
-        assert!(read(&path, "fp-1").is_err());
+        assert!(read(&path, "key-1", 3).is_err());
     }
 }

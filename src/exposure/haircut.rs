@@ -80,8 +80,10 @@ use crate::graph::huge_vec;
 use crate::table::{Table, TableReader, TableWriter};
 
 /// One transfer as the haircut sees it. `from`, `to` and `asset` are dense ids
-/// chosen by the caller (the store's address and asset ids).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// chosen by the caller (the graph's nodes and the store's asset ids). Plain data,
+/// so that the flows cache can be mapped in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
 pub struct Flow {
     /// Block number.
     pub block: u32,
