@@ -7,8 +7,10 @@
 //! kernel pages in what a search or a lookup touches.
 
 use std::fmt;
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
 use std::ops::Deref;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytemuck::{AnyBitPattern, NoUninit};
@@ -255,6 +257,84 @@ impl<'a> TableReader<'a> {
         self.bytes(size)?;
         self.skip_to(8).ok();
         Table::mapped(self.map, start, len).ok_or_else(|| self.invalid("misaligned array"))
+    }
+}
+
+/// One kind of cache file: its magic, format version, array alignment and name
+/// (for errors). Every such file starts with the magic, the version and the key it
+/// was written under; a file of another kind, version or key is not used.
+pub(crate) struct CacheFile {
+    pub(crate) magic: &'static [u8; 12],
+    pub(crate) version: u32,
+    pub(crate) align: usize,
+    pub(crate) what: &'static str,
+}
+
+impl CacheFile {
+    /// Writes `path` under `key`, the rest by `body`, through a temporary file of
+    /// this process renamed into place (so a reader sees a whole file or the old
+    /// one, and two writers never mix); with `sync`, the data is on disk before the
+    /// rename.
+    pub(crate) fn write(
+        &self,
+        path: &Path,
+        key: &str,
+        sync: bool,
+        body: impl FnOnce(&mut TableWriter<BufWriter<File>>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(format!(".tmp{}", std::process::id()));
+        let tmp = PathBuf::from(tmp);
+        let written = (|| {
+            let file = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+            let mut w = TableWriter::new(file, self.align);
+            w.bytes(self.magic)?;
+            w.bytes(&self.version.to_le_bytes())?;
+            w.table(key.as_bytes())?;
+            body(&mut w)?;
+            let mut file = w.into_inner();
+            file.flush()?;
+            if sync {
+                file.get_ref().sync_data()?;
+            }
+            Ok(())
+        })();
+        match written {
+            Ok(()) => std::fs::rename(&tmp, path),
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
+    }
+
+    /// Maps `path` if it is a file of this kind written under `key`, with the
+    /// offset where what `body` wrote begins; `Ok(None)` when it is missing, of
+    /// another kind or version, or for another key.
+    pub(crate) fn open(&self, path: &Path, key: &str) -> io::Result<Option<(Arc<Mmap>, usize)>> {
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        // SAFETY: the file is hoptrace's own, replaced only by rename (a mapped
+        // file is never rewritten in place); another process truncating it while
+        // mapped is outside what hoptrace supports, as for the database.
+        let map = Arc::new(unsafe { Mmap::map(&file)? });
+        if map.len() < 16 || &map[..12] != self.magic || map[12..16] != self.version.to_le_bytes() {
+            return Ok(None);
+        }
+        let mut r = self.reader(&map, 16);
+        if &r.table::<u8>()?[..] != key.as_bytes() {
+            return Ok(None);
+        }
+        let start = r.position();
+        Ok(Some((map, start)))
+    }
+
+    /// A reader of `map` from byte `at`.
+    pub(crate) fn reader<'a>(&self, map: &'a Arc<Mmap>, at: usize) -> TableReader<'a> {
+        TableReader::new(map, at, self.align, self.what)
     }
 }
 

@@ -10,23 +10,16 @@
 //! numbering of the nodes. A cache that cannot be read or written is reported and
 //! bypassed, never fatal.
 
-use std::fs::File;
 use std::hash::Hasher;
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::io;
+use std::path::Path;
 
 use alloy_primitives::U256;
-use memmap2::Mmap;
 
 use crate::exposure::Flow;
 use crate::graph::Graph;
 use crate::store::{Store, StoreError};
-use crate::table::{Table, TableReader, TableWriter};
-
-const MAGIC: &[u8; 12] = b"HOPTRACE-FLW";
-const VERSION: u32 = 2;
-const ALIGN: usize = 64;
+use crate::table::{CacheFile, Table};
 
 /// Every value-moving transfer of `store` in chain order, in `graph`'s node
 /// numbers: mapped from the cache when it matches, else read from SQLite (and the
@@ -86,52 +79,28 @@ fn clamp(amount: U256) -> u128 {
     u128::try_from(amount).unwrap_or(u128::MAX)
 }
 
-/// Writes `flows` under `key` (through a temporary file of this process, renamed
-/// into place).
+const FILE: CacheFile = CacheFile {
+    magic: b"HOPTRACE-FLW",
+    version: 2,
+    align: 64,
+    what: "flows cache",
+};
+
+/// Writes `flows` under `key`.
 fn write(path: &Path, key: &str, flows: &[Flow]) -> io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    let written = (|| {
-        let file = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
-        let mut w = TableWriter::new(file, ALIGN);
-        w.bytes(MAGIC)?;
-        w.bytes(&VERSION.to_le_bytes())?;
-        w.table(key.as_bytes())?;
-        w.table(flows)?;
-        w.into_inner().flush()
-    })();
-    match written {
-        Ok(()) => std::fs::rename(&tmp, path),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+    FILE.write(path, key, false, |w| w.table(flows))
 }
 
 /// The flows written under `key` for a graph of `nodes` nodes, mapped; `Ok(None)`
 /// when the file is missing, of another format, or for another key. Every sender
 /// and receiver is checked to be a node (what the haircut indexes by).
 fn read(path: &Path, key: &str, nodes: usize) -> io::Result<Option<Table<Flow>>> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    // SAFETY: the file is hoptrace's own, replaced only by rename (a mapped file is
-    // never rewritten in place); another process truncating it while mapped is
-    // outside what hoptrace supports, as for the database.
-    let map = Arc::new(unsafe { Mmap::map(&file)? });
-    if map.len() < 16 || &map[..12] != MAGIC || map[12..16] != VERSION.to_le_bytes() {
+    let Some((map, start)) = FILE.open(path, key)? else {
         return Ok(None);
-    }
+    };
     #[cfg(unix)]
     let _ = map.advise(memmap2::Advice::Sequential);
-    let mut r = TableReader::new(&map, 16, ALIGN, "flows cache");
-    if &r.table::<u8>()?[..] != key.as_bytes() {
-        return Ok(None);
-    }
+    let mut r = FILE.reader(&map, start);
     let flows: Table<Flow> = r.table()?;
     if r.position() != map.len() {
         return Err(r.invalid("length does not match the file"));

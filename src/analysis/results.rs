@@ -16,9 +16,8 @@
 //! wants and rewrites it. A file that cannot be read or written is reported and
 //! bypassed, never fatal.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
 use std::sync::Arc;
 
 use memmap2::Mmap;
@@ -29,17 +28,21 @@ use crate::exposure::{HaircutResult, Reach};
 use crate::graph::Direction;
 use crate::labels::Label;
 use crate::policy::Policy;
-use crate::table::{Table, TableReader, TableWriter};
+use crate::table::{CacheFile, Table};
 
-const MAGIC: &[u8; 12] = b"HOPTRACE-RES";
-const VERSION: u32 = 1;
-const ALIGN: usize = 64;
+const FILE: CacheFile = CacheFile {
+    magic: b"HOPTRACE-RES",
+    version: 1,
+    align: 64,
+    what: "results cache",
+};
 
 /// The key of the results of one analysis: see the module's notes.
 pub(crate) fn key(fingerprint: &str, labels: &[Label], policy: &Policy, timed: bool) -> String {
     let mut h = Sha256::new();
     h.update(format!(
-        "hoptrace results {VERSION}, hoptrace {}\n",
+        "hoptrace results {}, hoptrace {}\n",
+        FILE.version,
         env!("CARGO_PKG_VERSION")
     ));
     h.update(format!("store: {fingerprint}\ntimed: {timed}\n"));
@@ -80,7 +83,7 @@ impl Cached {
         haircut: Option<Vec<crate::transfer::Asset>>,
     ) -> io::Result<()> {
         let nodes = a.graph.node_count();
-        let mut r = TableReader::new(&self.map, self.start, ALIGN, "results cache");
+        let mut r = FILE.reader(&self.map, self.start);
         let stored = r.u64()?;
         if stored != nodes as u64 {
             return Err(r.invalid("results for another graph"));
@@ -117,22 +120,10 @@ impl Cached {
 /// Opens the results file at `path` if it was written under `key`; `Ok(None)` when
 /// it is missing, of another format, or for another key.
 pub(crate) fn open(path: &Path, key: &str) -> io::Result<Option<Cached>> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
+    let Some((map, start)) = FILE.open(path, key)? else {
+        return Ok(None);
     };
-    // SAFETY: the file is hoptrace's own, replaced only by rename (a mapped file is
-    // never rewritten in place); another process truncating it while mapped is
-    // outside what hoptrace supports, as for the database.
-    let map = Arc::new(unsafe { Mmap::map(&file)? });
-    if map.len() < 16 || &map[..12] != MAGIC || map[12..16] != VERSION.to_le_bytes() {
-        return Ok(None);
-    }
-    let mut r = TableReader::new(&map, 16, ALIGN, "results cache");
-    if &r.table::<u8>()?[..] != key.as_bytes() {
-        return Ok(None);
-    }
+    let mut r = FILE.reader(&map, start);
     let flags = r.u64()?;
     let start = r.position();
     Ok(Some(Cached {
@@ -144,41 +135,24 @@ pub(crate) fn open(path: &Path, key: &str) -> io::Result<Option<Cached>> {
     }))
 }
 
-/// Writes the results of `a` to `path` under `key` (through a temporary file of
-/// this process, renamed into place).
+/// Writes the results of `a` to `path` under `key`, synced: a results file is
+/// trusted without reading it in full.
 pub(crate) fn write(path: &Path, key: &str, a: &Analysis) -> io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    let written = (|| {
-        let file = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
-        let mut w = TableWriter::new(file, ALIGN);
-        w.bytes(MAGIC)?;
-        w.bytes(&VERSION.to_le_bytes())?;
-        w.table(key.as_bytes())?;
+    FILE.write(path, key, true, |w| {
         let flags = u64::from(a.downstream.is_some())
             | u64::from(a.upstream.is_some()) << 1
             | u64::from(a.haircut.is_some()) << 2;
         w.u64(flags)?;
         w.u64(a.graph.node_count() as u64)?;
         for reach in [&a.downstream, &a.upstream].into_iter().flatten() {
-            reach.write_to(&mut w)?;
+            reach.write_to(w)?;
         }
         if let Some(h) = &a.haircut {
-            h.result.write_to(&mut w)?;
+            h.result.write_to(w)?;
             let bytes = |v: &[bool]| v.iter().map(|&b| u8::from(b)).collect::<Vec<u8>>();
             w.table(&bytes(&h.spent))?;
             w.table(&bytes(&h.significant))?;
         }
-        let mut file = w.into_inner();
-        file.flush()?;
-        file.get_ref().sync_data()
-    })();
-    match written {
-        Ok(()) => std::fs::rename(&tmp, path),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+        Ok(())
+    })
 }

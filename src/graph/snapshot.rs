@@ -9,19 +9,20 @@
 //! whose fingerprint differs from the store's is stale and ignored; it is
 //! rewritten after the next rebuild.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io;
 use std::path::Path;
-use std::sync::Arc;
 
 use alloy_primitives::Address;
-use memmap2::Mmap;
 
 use super::{Adjacency, Graph, Words};
-use crate::table::{TableReader, TableWriter};
+use crate::table::CacheFile;
 
-const MAGIC: &[u8; 12] = b"HOPTRACE-CSR";
-const VERSION: u32 = 1;
+const FILE: CacheFile = CacheFile {
+    magic: b"HOPTRACE-CSR",
+    version: 1,
+    align: 8,
+    what: "graph snapshot",
+};
 
 /// The memory this process may use: the machine's physical memory, or its
 /// control group's limit when that is lower (cgroup v1 or v2), if known.
@@ -62,15 +63,7 @@ impl Graph {
     /// Writes the graph to `path` (through a temporary file renamed into place),
     /// tagged with `fingerprint`.
     pub fn write_snapshot(&self, path: &Path, fingerprint: &str) -> io::Result<()> {
-        let mut tmp_name = path.as_os_str().to_owned();
-        tmp_name.push(".tmp");
-        let tmp = std::path::PathBuf::from(tmp_name);
-        {
-            let file = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
-            let mut w = TableWriter::new(file, 8);
-            w.bytes(MAGIC)?;
-            w.bytes(&VERSION.to_le_bytes())?;
-            w.table(fingerprint.as_bytes())?;
+        FILE.write(path, fingerprint, false, |w| {
             for adj in [&self.out, &self.inn] {
                 w.table(&adj.offsets)?;
                 w.table(&adj.entries)?;
@@ -82,10 +75,8 @@ impl Graph {
                 .collect();
             w.table(&raw)?;
             w.table(&self.by_address)?;
-            w.table(&self.external)?;
-            w.into_inner().flush()?;
-        }
-        std::fs::rename(&tmp, path)
+            w.table(&self.external)
+        })
     }
 
     /// Reads a snapshot written for `fingerprint`; `Ok(None)` when the file is
@@ -117,15 +108,9 @@ impl Graph {
         fingerprint: &str,
         budget: Option<u64>,
     ) -> io::Result<Option<Graph>> {
-        let file = match File::open(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
+        let Some((map, start)) = FILE.open(path, fingerprint)? else {
+            return Ok(None);
         };
-        // SAFETY: the snapshot is hoptrace's own file, replaced only by rename (so
-        // a mapped file is never rewritten in place); another process truncating it
-        // while mapped is outside what hoptrace supports, as for the database.
-        let map = Arc::new(unsafe { Mmap::map(&file)? });
         let size = map.len() as u64;
         let fits = budget.is_none_or(|m| size <= m / 2);
         #[cfg(unix)]
@@ -134,16 +119,7 @@ impl Graph {
         } else {
             memmap2::Advice::Random
         });
-        if map.len() < 16 || &map[..12] != MAGIC {
-            return Ok(None);
-        }
-        if u32::from_le_bytes([map[12], map[13], map[14], map[15]]) != VERSION {
-            return Ok(None);
-        }
-        let mut r = TableReader::new(&map, 16, 8, "graph snapshot");
-        if &r.table::<u8>()?[..] != fingerprint.as_bytes() {
-            return Ok(None);
-        }
+        let mut r = FILE.reader(&map, start);
         // A graph that fits is copied into huge-page-backed memory (searches over
         // 4 KiB file pages pay for it in TLB misses); one that does not stays mapped.
         let mut words = || -> io::Result<Words> {
