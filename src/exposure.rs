@@ -316,7 +316,7 @@ impl Reach {
                     node: r,
                     key: l as u32,
                     pred: (l >> 32) as u32,
-                    level: level[r as usize] - 1,
+                    level: level[r as usize].wrapping_sub(1),
                 }
             }
         }
@@ -335,10 +335,24 @@ impl Reach {
     /// The seed at the start (downstream) or end (upstream) of `node`'s path.
     pub fn seed(&self, node: u32) -> Option<u32> {
         let mut rec = self.record(self.first(node)?);
-        while rec.pred != NONE {
-            rec = self.record(rec.pred);
+        while let Some(pred) = self.pred(&rec) {
+            rec = pred;
         }
         Some(rec.node)
+    }
+
+    /// The record `rec` was reached from; `None` for a seed. Every step goes one
+    /// level down, so a walk ends after at most `rec.level` steps even in a damaged
+    /// results file (a step that does not is not taken).
+    #[inline]
+    fn pred(&self, rec: &Record) -> Option<Record> {
+        if rec.pred == NONE {
+            return None;
+        }
+        let pred = self.record(rec.pred);
+        let one_down = pred.level.checked_add(1) == Some(rec.level);
+        debug_assert!(one_down, "a path goes one level down per step");
+        one_down.then_some(pred)
     }
 
     /// How many nodes were reached (seeds included).
@@ -371,8 +385,7 @@ impl Reach {
             return steps;
         };
         let mut rec = self.record(start);
-        while rec.pred != NONE {
-            let pred = self.record(rec.pred);
+        while let Some(pred) = self.pred(&rec) {
             let block = self.direction.block(rec.key);
             steps.push(match self.direction {
                 Direction::Downstream => Step {
