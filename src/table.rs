@@ -260,6 +260,40 @@ impl<'a> TableReader<'a> {
     }
 }
 
+/// Removes the temporary files `path.tmp<PID>` left by writers that were killed
+/// (their process is gone), so that interrupted writes do not pile up. Where
+/// processes cannot be checked (no `/proc`), nothing is removed.
+fn remove_stale_temporaries(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let prefix = format!("{}.tmp", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(pid) = file
+            .to_str()
+            .and_then(|f| f.strip_prefix(&prefix))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// One kind of cache file: its magic, format version, array alignment and name
 /// (for errors). Every such file starts with the magic, the version and the key it
 /// was written under; a file of another kind, version or key is not used.
@@ -282,6 +316,7 @@ impl CacheFile {
         sync: bool,
         body: impl FnOnce(&mut TableWriter<BufWriter<File>>) -> io::Result<()>,
     ) -> io::Result<()> {
+        remove_stale_temporaries(path);
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(format!(".tmp{}", std::process::id()));
         let tmp = PathBuf::from(tmp);
@@ -369,6 +404,45 @@ mod tests {
         assert!(Table::<u64>::mapped(&map, 8, v.len() + 1).is_none());
         assert!(Table::<u64>::mapped(&map, 4, 10).is_none());
         assert!(Table::<u64>::mapped(&map, usize::MAX - 3, 1).is_none());
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_cache_file_is_written_whole_and_stale_temporaries_are_removed() {
+        const FILE: CacheFile = CacheFile {
+            magic: b"HOPTRACE-TST",
+            version: 3,
+            align: 64,
+            what: "test cache",
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db.test");
+        // Left by a killed writer (no process has this number: above pid_max), and
+        // by a live one (this process's parent).
+        let stale = dir.path().join("x.db.test.tmp4194305");
+        let live = dir.path().join(format!(
+            "x.db.test.tmp{}",
+            std::os::unix::process::parent_id()
+        ));
+        std::fs::write(&stale, b"partial").unwrap();
+        std::fs::write(&live, b"in progress").unwrap();
+        FILE.write(&path, "key", false, |w| w.table(&[5u64, 6]))
+            .unwrap();
+        assert!(!stale.exists(), "a dead writer's temporary is removed");
+        assert!(live.exists(), "a live writer's temporary is left alone");
+        let (map, start) = FILE.open(&path, "key").unwrap().unwrap();
+        assert_eq!(
+            &FILE.reader(&map, start).table::<u64>().unwrap()[..],
+            &[5, 6]
+        );
+        assert!(FILE.open(&path, "other key").unwrap().is_none());
+        assert!(
+            FILE.open(&dir.path().join("missing"), "key")
+                .unwrap()
+                .is_none()
+        );
+        let other = CacheFile { version: 4, ..FILE };
+        assert!(other.open(&path, "key").unwrap().is_none());
     }
 
     #[test]
