@@ -310,28 +310,23 @@ where
     F: FnMut(Step) -> Result<Arc<PathTransfer>, E>,
 {
     // Sorting by (hops, position in address order) is sorting by (hops, address),
-    // on integers.
-    let mut rank: Vec<u32> = Vec::new();
+    // on integers; the nodes are read in node order, as the searches store them.
+    let by_address = analysis.graph.nodes_by_address();
+    let mut rank = vec![0u32; by_address.len()];
+    for (pos, &n) in by_address.iter().enumerate() {
+        rank[n as usize] = pos as u32;
+    }
     [Direction::Downstream, Direction::Upstream]
         .into_iter()
         .filter_map(|d| analysis.reach(d).map(|reach| (d, reach)))
         .flat_map(move |(d, reach)| {
-            if rank.is_empty() {
-                rank = vec![0; analysis.graph.node_count()];
-                for (i, &n) in analysis.graph.nodes_by_address().iter().enumerate() {
-                    rank[n as usize] = i as u32;
-                }
-            }
-            let mut nodes: Vec<u64> = (0..analysis.graph.node_count() as u32)
+            let mut keys: Vec<u64> = (0..rank.len() as u32)
                 .filter_map(|n| {
-                    let h = reach.hops(n)?;
-                    Some((u64::from(h) << 32) | u64::from(rank[n as usize]))
+                    Some((u64::from(reach.hops(n)?) << 32) | u64::from(rank[n as usize]))
                 })
                 .collect();
-            nodes.sort_unstable();
-            let by_address = analysis.graph.nodes_by_address();
-            nodes
-                .into_iter()
+            keys.sort_unstable();
+            keys.into_iter()
                 .map(move |key| (d, by_address[key as u32 as usize]))
         })
         .filter_map(move |(d, node)| finding(analysis, d, node, evidence).transpose())
