@@ -1044,7 +1044,15 @@ impl HaircutResult {
                 nodes: r.table()?,
                 inflows: r.table()?,
             };
-            if run.nodes.len() != run.inflows.len() && !(has_dense && runs.is_empty()) {
+            // The dense run (first, when there is one) is numbered by address id and
+            // has no node list; every other run names one node per inflow.
+            let is_dense = has_dense && runs.is_empty();
+            let fits = if is_dense {
+                run.nodes.is_empty()
+            } else {
+                run.nodes.len() == run.inflows.len()
+            };
+            if !fits {
                 return Err(r.invalid("asset run whose arrays differ in length"));
             }
             runs.push(run);
