@@ -35,7 +35,7 @@
 //! seen only in spam tokens) are clamped to it before they reach the haircut (a
 //! [`Flow`] carries a `u128`), and sums saturate there. Fractions
 //! and tainted amounts are `f64`; the weight `amount / (balance + amount)` is
-//! computed from the two integers converted to `f64` (relative error below 2^-52
+//! computed from the two integers converted to `f64` (relative error below 2^-51
 //! each), so a share carries a relative error of about 1e-15 per mixing step it
 //! went through; shares and fractions are clamped to [0, 1] after every step, so
 //! rounding can never push them out of range. Tainted amounts are reported rounded
@@ -59,8 +59,9 @@
 //! order) and hands each tainted transfer's receiver, amount and named seeds, in
 //! chunks and in chain order, to a second thread that keeps the inflows, and adds
 //! up the amounts received whenever no chunk is waiting. Mixing named seeds is a
-//! fixed network of compare-exchanges, without data-dependent branches
-//! (`Top::mix`): with many seeds it is the common case. The obvious engine,
+//! fixed network of compare-exchanges on 64-bit keys, without data-dependent
+//! branches (`Top::mix`): with many seeds it is the common case; and the pass
+//! branches only where the branch is predictable (`spend`). The obvious engine,
 //! `U256` balances and `f64` parts in a hash map per (address, asset), is
 //! [`reference::reference_haircut`]; a property test checks that both agree.
 //!
@@ -110,13 +111,17 @@ fn to_f64(x: U256) -> f64 {
     }
 }
 
-/// `x` as the nearest `f64` (as `x as f64`), without the library call for values
-/// below 2^64.
+/// `x` as an `f64` to a relative error below 2^-51 (within about one unit in the
+/// last place), without the library call that `x as f64` makes for values of 2^64 and
+/// more (sums of balances often are): below 2^64 it is `x as f64` exactly.
 #[inline]
 fn f64_of(x: u128) -> f64 {
-    match u64::try_from(x) {
-        Ok(small) => small as f64,
-        Err(_) => x as f64,
+    const TWO_64: f64 = 18_446_744_073_709_551_616.0;
+    let (high, low) = ((x >> 64) as u64, x as u64);
+    if high == 0 {
+        low as f64
+    } else {
+        high as f64 * TWO_64 + low as f64
     }
 }
 
@@ -180,10 +185,6 @@ impl<P: Part> Top<P> {
         t
     }
 
-    fn is_empty(&self) -> bool {
-        self.seeds[0] == NO_SEED
-    }
-
     fn iter(&self) -> impl Iterator<Item = (u32, f64)> + '_ {
         self.seeds
             .iter()
@@ -191,131 +192,79 @@ impl<P: Part> Top<P> {
             .take_while(|(s, _)| **s != NO_SEED)
             .map(|(&s, &v)| (s, v.get()))
     }
+}
 
+impl Top<f32> {
     /// `self * wa + other * wb`, seed by seed, keeping the largest positive parts
-    /// (ties to the smaller seed id), sorted by seed. When more than [`TOP_SEEDS`]
-    /// seeds result, the smallest parts are dropped.
+    /// as stored (`f32`; ties to the smaller seed id), sorted by seed. When more
+    /// than [`TOP_SEEDS`] seeds result, the smallest parts are dropped. The
+    /// obvious version, a merge, is [`reference::merge`]; a test checks that both
+    /// agree.
     ///
     /// Without branches on the data: mixes of different seeds are the common case
     /// on a large graph, and a merge that drops parts one at a time mispredicts at
-    /// nearly every step. Instead the (at most `2 x TOP_SEEDS`) candidates go
-    /// through small sorting networks (below): a fixed 19 compare-exchanges.
-    fn mix<Q: Part>(&self, wa: f64, other: &Top<Q>, wb: f64) -> Top<P> {
-        const C: usize = 2 * TOP_SEEDS;
-        // The common cases, with the same arithmetic as below: one side empty, or
-        // both naming the same seeds, and no part dropping to zero.
-        if self.is_empty() {
-            let mut out = Top {
-                seeds: other.seeds,
-                parts: [P::default(); TOP_SEEDS],
-            };
-            let mut positive = true;
-            for k in 0..TOP_SEEDS {
-                if other.seeds[k] != NO_SEED {
-                    out.parts[k] = P::put(other.parts[k].get() * wb);
-                    positive &= out.parts[k].get() > 0.0;
-                }
-            }
-            if positive {
-                return out;
-            }
+    /// nearly every step. Instead each of the (at most `2 x TOP_SEEDS`) candidates
+    /// becomes one 64-bit key, its stored part's bits above its inverted seed, so
+    /// that a larger key is a larger part, then a smaller seed (0: no candidate),
+    /// and small sorting networks pick the largest: 15 compare-exchanges.
+    #[inline]
+    fn mix(&self, wa: f64, other: &Top<f32>, wb: f64) -> Top<f32> {
+        /// The key of a candidate; 0 unless its part is positive once stored.
+        #[inline(always)]
+        fn key(seed: u32, part: f64) -> u64 {
+            let stored = part as f32;
+            let key = (u64::from(stored.to_bits()) << 32) | u64::from(!seed);
+            if stored > 0.0 { key } else { 0 }
         }
-        if other.is_empty() || self.seeds == other.seeds {
-            let mut out = Top {
-                seeds: self.seeds,
-                parts: [P::default(); TOP_SEEDS],
-            };
-            let mut positive = true;
-            for k in 0..TOP_SEEDS {
-                if self.seeds[k] != NO_SEED {
-                    let x = if other.is_empty() {
-                        self.parts[k].get() * wa
-                    } else {
-                        self.parts[k].get() * wa + other.parts[k].get() * wb
-                    };
-                    out.parts[k] = P::put(x);
-                    positive &= out.parts[k].get() > 0.0;
-                }
-            }
-            if positive {
-                return out;
-            }
-        }
-        // Candidates: this side's seeds (plus the other side's part of the same
-        // seed), then the other side's seeds that this side does not name. Not a
-        // candidate: an empty slot, a seed already counted, or a part that is not
-        // positive once stored.
-        let mut seeds = [NO_SEED; C];
-        let mut parts = [0.0f64; C];
-        let mut valid = [false; C];
+        // This side's seeds (plus the other side's part of the same seed), then the
+        // other side's seeds that this side does not name. Empty slots have a part
+        // of 0, so they never become candidates, whatever they match.
+        let mut a = [0u64; TOP_SEEDS];
+        let mut b = [0u64; TOP_SEEDS];
         let mut matched = [false; TOP_SEEDS];
-        for i in 0..TOP_SEEDS {
+        for (i, key_a) in a.iter_mut().enumerate() {
             let seed = self.seeds[i];
             let mut theirs = 0.0;
             for (j, matched) in matched.iter_mut().enumerate() {
-                let same = (other.seeds[j] == seed) & (seed != NO_SEED);
+                let same = other.seeds[j] == seed;
                 *matched |= same;
-                theirs += if same { other.parts[j].get() * wb } else { 0.0 };
+                theirs += if same {
+                    f64::from(other.parts[j]) * wb
+                } else {
+                    0.0
+                };
             }
-            seeds[i] = seed;
-            parts[i] = self.parts[i].get() * wa + theirs;
-            valid[i] = seed != NO_SEED;
+            *key_a = key(seed, f64::from(self.parts[i]) * wa + theirs);
         }
-        for j in 0..TOP_SEEDS {
-            seeds[TOP_SEEDS + j] = other.seeds[j];
-            parts[TOP_SEEDS + j] = other.parts[j].get() * wb;
-            valid[TOP_SEEDS + j] = (other.seeds[j] != NO_SEED) & !matched[j];
+        for (j, key_b) in b.iter_mut().enumerate() {
+            let part = f64::from(other.parts[j]) * wb;
+            *key_b = key(other.seeds[j], if matched[j] { 0.0 } else { part });
         }
-        // Rank keys: a larger part, then a smaller seed, is a larger key (the parts
-        // are positive, so their bits order as they do); 0 is no candidate. Both halves
-        // are sorted (largest first) by a 4-sorter; the larger of `a[i]` and
-        // `b[3 - i]` are then the 4 largest of all (a bitonic split), and a last
-        // 4-sorter puts them in seed order. Min and max compile to conditional moves.
-        let mut keys = [0u128; C];
-        for k in 0..C {
-            let positive = valid[k] & (P::put(parts[k]).get() > 0.0);
-            let key = (u128::from(parts[k].to_bits()) << 32) | u128::from(!seeds[k]);
-            keys[k] = if positive { key } else { 0 };
-        }
-        let (mut a, mut b) = ([0u128; TOP_SEEDS], [0u128; TOP_SEEDS]);
-        a.copy_from_slice(&keys[..TOP_SEEDS]);
-        b.copy_from_slice(&keys[TOP_SEEDS..]);
+        // Both halves sorted, largest first; the larger of `a[i]` and `b[3 - i]` are
+        // then the 4 largest of all (a bitonic split). Rotated, a key has the
+        // inverted seed above the part: sorted largest first, that is seed order,
+        // with no candidate (0) last.
         sort4_descending(&mut a);
         sort4_descending(&mut b);
-        let best: [u128; TOP_SEEDS] = std::array::from_fn(|i| a[i].max(b[TOP_SEEDS - 1 - i]));
-        // By seed (no candidate: NO_SEED, last), with the position in `best` below.
-        let mut order: [u64; TOP_SEEDS] =
-            std::array::from_fn(|i| (u64::from(!(best[i] as u32)) << 8) | i as u64);
-        sort4_ascending(&mut order);
-        let mut out = Top::default();
-        for (m, &o) in order.iter().enumerate() {
-            let key = best[(o & 0xff) as usize];
-            out.seeds[m] = !(key as u32);
-            out.parts[m] = P::put(f64::from_bits((key >> 32) as u64));
+        let mut best: [u64; TOP_SEEDS] =
+            std::array::from_fn(|i| a[i].max(b[TOP_SEEDS - 1 - i]).rotate_left(32));
+        sort4_descending(&mut best);
+        Top {
+            seeds: best.map(|k| !((k >> 32) as u32)),
+            parts: best.map(|k| f32::from_bits(k as u32)),
         }
-        out
     }
 }
 
 const _: () = assert!(TOP_SEEDS == 4, "Top::mix sorts with 4-element networks");
 
 /// Sorts 4 keys, largest first (an optimal 5-comparator network).
-#[inline]
-fn sort4_descending(v: &mut [u128; 4]) {
+#[inline(always)]
+fn sort4_descending(v: &mut [u64; 4]) {
     for (i, j) in [(0, 1), (2, 3), (0, 2), (1, 3), (1, 2)] {
         let (x, y) = (v[i], v[j]);
         v[i] = x.max(y);
         v[j] = x.min(y);
-    }
-}
-
-/// Sorts 4 keys, smallest first.
-#[inline]
-fn sort4_ascending(v: &mut [u64; 4]) {
-    for (i, j) in [(0, 1), (2, 3), (0, 2), (1, 3), (1, 2)] {
-        let (x, y) = (v[i], v[j]);
-        v[i] = x.min(y);
-        v[j] = x.max(y);
     }
 }
 
@@ -616,15 +565,10 @@ impl<'a> Haircut<'a> {
                 inflows
             });
             let mut holdings = state_vec(n, flows.len(), |v| self.holding(v as u32));
-            let mut chunks = Chunks {
-                chunk: Vec::with_capacity(CHUNK),
-                full: &full,
-                empty: &empty,
-                carried,
-            };
+            let mut chunks = Chunks::new(&full, &empty, carried);
             spend(flows.len(), leg, &mut holdings, |v| v, &mut chunks);
-            let chunk = chunks.chunk;
-            let _ = full.send(chunk);
+            chunks.send();
+            drop(chunks);
             drop(full);
             inflows
                 .join()
@@ -830,6 +774,13 @@ impl<F: FnMut(u32)> Sink for Inflows<'_, F> {
 /// holdings go: the sender's balance and mix, then the receiver's. `node` gives a
 /// local number's address id (seeds are named by it); `sink` gets every leg's
 /// [`Carry`], in chain order.
+///
+/// Written to branch only where the branch is predictable (a seed sending, a mix
+/// to make): whether a sender still holds anything and whether a leg carries
+/// taint change from leg to leg at random, and a mispredicted branch here costs
+/// more than the arithmetic it would skip. So a holding's named seeds are only
+/// meaningful while its taint is positive: an emptied or clean holding keeps stale
+/// seeds with a taint of 0, and every mix weighs them by 0, which drops them.
 fn spend(
     count: usize,
     leg: impl Fn(usize) -> Option<Leg>,
@@ -856,20 +807,22 @@ fn spend(
         let known = amount.min(sender.balance);
         // Attribution here is relative: the parts of a holding or an inflow are
         // fractions of its tainted amount, so they survive a proportional spend
-        // unchanged and one seed's part is exactly 1.
+        // unchanged and one seed's part is exactly 1. What is not covered by the
+        // known balance is clean; a service passes nothing on.
+        let covered = (f64_of(known) / amount_f).clamp(0.0, 1.0);
+        let passed = (sender.taint * covered).clamp(0.0, 1.0);
+        let passed = if sender.expandable { passed } else { 0.0 };
         let (taint, seeds) = if sender.since != NOT_SEED && leg.block >= sender.since {
             (1.0, Top::<f32>::one(node(leg.from), 1.0))
-        } else if !sender.expandable || known == 0 || sender.taint <= 0.0 {
-            (0.0, Top::default())
         } else {
-            let covered = (f64_of(known) / amount_f).clamp(0.0, 1.0);
-            ((sender.taint * covered).clamp(0.0, 1.0), sender.seeds)
+            (passed, sender.seeds)
         };
         sender.balance -= known;
-        if sender.balance == 0 {
-            sender.taint = 0.0;
-            sender.seeds = Top::default();
-        }
+        sender.taint = if sender.balance == 0 {
+            0.0
+        } else {
+            sender.taint
+        };
         sink.take(Carry {
             to: leg.to,
             flow: leg.flow,
@@ -879,26 +832,26 @@ fn spend(
         });
         let receiver = &mut holdings[r];
         let total = receiver.balance.saturating_add(amount);
-        if taint > 0.0 || receiver.taint > 0.0 {
-            let weight = (amount_f / f64_of(total)).clamp(0.0, 1.0);
-            let kept = receiver.taint * (1.0 - weight);
-            let added = taint * weight;
-            receiver.taint = (kept + added).clamp(0.0, 1.0);
-            if receiver.taint <= 0.0 {
-                receiver.seeds = Top::default();
-            } else if taint > 0.0 {
-                let sum = kept + added;
-                receiver.seeds = receiver.seeds.mix(kept / sum, &seeds, added / sum);
-            }
+        let weight = (amount_f / f64_of(total)).clamp(0.0, 1.0);
+        let kept = receiver.taint * (1.0 - weight);
+        let added = taint * weight;
+        let sum = kept + added;
+        receiver.taint = sum.clamp(0.0, 1.0);
+        if added > 0.0 {
+            receiver.seeds = receiver.seeds.mix(kept / sum, &seeds, added / sum);
         }
         receiver.balance = total;
     }
 }
 
 /// The dense asset's tainted carries, sent in chunks of [`CHUNK`] to the thread
-/// that keeps the inflows (and the chunks it is done with come back).
+/// that keeps the inflows (and the chunks it is done with come back). Every carry
+/// is written to the chunk's next slot, and the slot is kept (the count moves on)
+/// only if the carry is tainted: no branch on whether it is.
 struct Chunks<'a> {
+    /// [`CHUNK`] slots, the first `filled` of them kept.
     chunk: Vec<Carry>,
+    filled: usize,
     full: &'a std::sync::mpsc::SyncSender<Vec<Carry>>,
     empty: &'a std::sync::mpsc::Receiver<Vec<Carry>>,
     carried: &'a mut [bool],
@@ -907,23 +860,62 @@ struct Chunks<'a> {
 /// Carries per message (64 bytes each: a message stays in the cache).
 const CHUNK: usize = 4096;
 
+/// A free slot of a chunk.
+const NO_CARRY: Carry = Carry {
+    to: 0,
+    flow: 0,
+    amount: 0,
+    tainted: 0.0,
+    seeds: Top {
+        seeds: [NO_SEED; TOP_SEEDS],
+        parts: [0.0; TOP_SEEDS],
+    },
+};
+
+impl<'a> Chunks<'a> {
+    fn new(
+        full: &'a std::sync::mpsc::SyncSender<Vec<Carry>>,
+        empty: &'a std::sync::mpsc::Receiver<Vec<Carry>>,
+        carried: &'a mut [bool],
+    ) -> Chunks<'a> {
+        Chunks {
+            chunk: vec![NO_CARRY; CHUNK],
+            filled: 0,
+            full,
+            empty,
+            carried,
+        }
+    }
+
+    /// Sends the kept carries, if any, and starts on an empty chunk.
+    fn send(&mut self) {
+        if self.filled == 0 {
+            return;
+        }
+        let mut next = self
+            .empty
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+        next.resize(CHUNK, NO_CARRY);
+        let mut chunk = std::mem::replace(&mut self.chunk, next);
+        chunk.truncate(self.filled);
+        self.filled = 0;
+        // A send fails only if the inflows' side panicked: its join passes that on.
+        let _ = self.full.send(chunk);
+    }
+}
+
 impl Sink for Chunks<'_> {
     fn ahead(&mut self, _: u32) {}
 
+    #[inline]
     fn take(&mut self, c: Carry) {
-        if c.tainted > 0.0 {
-            self.carried[c.flow as usize] = true;
-            self.chunk.push(c);
-            if self.chunk.len() == CHUNK {
-                let mut next = self
-                    .empty
-                    .try_recv()
-                    .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
-                next.clear();
-                // A send fails only if the inflows' side panicked: its join passes
-                // that on.
-                let _ = self.full.send(std::mem::replace(&mut self.chunk, next));
-            }
+        let tainted = c.tainted > 0.0;
+        self.carried[c.flow as usize] = tainted;
+        self.chunk[self.filled] = c;
+        self.filled += usize::from(tainted);
+        if self.filled == CHUNK {
+            self.send();
         }
     }
 }
@@ -1122,99 +1114,6 @@ mod tests {
         (a - b).abs() <= 1e-12 * b.abs().max(1.0)
     }
 
-    /// The merge `Top::mix` replaced: the oracle for its branch-free version.
-    fn mix_by_merge(this: &Top<f32>, wa: f64, other: &Top<f32>, wb: f64) -> Top<f32> {
-        type P = f32;
-        // The common cases, with the same arithmetic as the merge below: the other
-        // side empty, or both naming the same seeds, and no part dropping to zero.
-        if other.is_empty() || this.seeds == other.seeds {
-            let mut out = Top {
-                seeds: this.seeds,
-                parts: [P::default(); TOP_SEEDS],
-            };
-            let mut positive = true;
-            for k in 0..TOP_SEEDS {
-                if this.seeds[k] != NO_SEED {
-                    let x = if other.is_empty() {
-                        this.parts[k].get() * wa
-                    } else {
-                        this.parts[k].get() * wa + other.parts[k].get() * wb
-                    };
-                    out.parts[k] = P::put(x);
-                    positive &= out.parts[k].get() > 0.0;
-                }
-            }
-            if positive {
-                return out;
-            }
-        }
-        let mut seeds = [NO_SEED; 2 * TOP_SEEDS];
-        let mut parts = [0.0f64; 2 * TOP_SEEDS];
-        let (mut i, mut j, mut n) = (0, 0, 0);
-        loop {
-            let a = if i < TOP_SEEDS {
-                this.seeds[i]
-            } else {
-                NO_SEED
-            };
-            let b = if j < TOP_SEEDS {
-                other.seeds[j]
-            } else {
-                NO_SEED
-            };
-            if a == NO_SEED && b == NO_SEED {
-                break;
-            }
-            if a == b {
-                seeds[n] = a;
-                parts[n] = this.parts[i].get() * wa + other.parts[j].get() * wb;
-                i += 1;
-                j += 1;
-            } else if a < b {
-                seeds[n] = a;
-                parts[n] = this.parts[i].get() * wa;
-                i += 1;
-            } else {
-                seeds[n] = b;
-                parts[n] = other.parts[j].get() * wb;
-                j += 1;
-            }
-            n += 1;
-        }
-        // Drop what is not positive, then the smallest parts beyond TOP_SEEDS (the
-        // larger seed id first among equal parts).
-        let mut keep = [false; 2 * TOP_SEEDS];
-        let mut kept = 0;
-        for k in 0..n {
-            keep[k] = P::put(parts[k]).get() > 0.0;
-            kept += usize::from(keep[k]);
-        }
-        while kept > TOP_SEEDS {
-            let mut worst = usize::MAX;
-            for k in 0..n {
-                if keep[k]
-                    && (worst == usize::MAX
-                        || parts[k] < parts[worst]
-                        || (parts[k] == parts[worst] && seeds[k] > seeds[worst]))
-                {
-                    worst = k;
-                }
-            }
-            keep[worst] = false;
-            kept -= 1;
-        }
-        let mut out = Top::default();
-        let mut m = 0;
-        for k in 0..n {
-            if keep[k] {
-                out.seeds[m] = seeds[k];
-                out.parts[m] = P::put(parts[k]);
-                m += 1;
-            }
-        }
-        out
-    }
-
     fn random_top(rng: &mut fastrand::Rng) -> Top<f32> {
         let mut seeds: Vec<u32> = (0..rng.usize(0..=TOP_SEEDS))
             .map(|_| rng.u32(0..8))
@@ -1286,7 +1185,7 @@ mod tests {
             let (wa, wb) = (w[rng.usize(0..5)], w[rng.usize(0..5)]);
             assert_eq!(
                 a.mix(wa, &b, wb),
-                mix_by_merge(&a, wa, &b, wb),
+                reference::merge(&a, wa, &b, wb),
                 "{a:?} {wa} {b:?} {wb}"
             );
         }
