@@ -47,8 +47,8 @@
 //! Engine. Assets never mix, so every asset is run on its own. The most frequent
 //! asset (judged from a sample of the flows; which one it is changes how the work
 //! is shared, never the result) is read straight from the flows, with address ids
-//! as its local numbers; the others are split out (a stable counting sort, which
-//! keeps chain order within each), their addresses get dense local numbers, and
+//! as its local numbers; the others are split out (one pass, which keeps chain
+//! order within each), their addresses get dense local numbers, and
 //! they run on a third thread, which then indexes their results by address. All
 //! that the pass touches for one address is two 64-byte lines, its holding
 //! (balance, fraction, `since`, flags and named seeds) and its inflow (received,
@@ -66,7 +66,7 @@
 //! [`reference::reference_haircut`]; a property test checks that both agree.
 //!
 //! Cost: O(transfers x TOP_SEEDS) time; memory 32 bytes per flow of the other
-//! assets for the split, 128 bytes per (address, asset) pair while running and 64
+//! assets for the split (up to twice that while its lists grow), 128 bytes per (address, asset) pair while running and 64
 //! after, and 4 MiB of chunks under way between the two threads of the dense
 //! asset.
 
@@ -387,8 +387,8 @@ const _: () = assert!(std::mem::size_of::<Inflow>() == 64);
 #[derive(Debug, Default)]
 struct AssetRun {
     asset: u32,
-    /// Local number -> global address id, sorted; empty for the dense asset, whose
-    /// local numbers are the address ids.
+    /// Local number -> global address id (in order of first appearance); empty for
+    /// the dense asset, whose local numbers are the address ids.
     nodes: Table<u32>,
     inflows: Table<Inflow>,
 }
@@ -459,17 +459,15 @@ impl<'a> Haircut<'a> {
             // The other assets, split out, run and indexed by address on their own
             // thread while the dense asset runs on this one and one more.
             let others = scope.spawn(|| {
-                let (mut legs, bounds) = split_by_asset(flows, dense);
+                let by_asset = split_by_asset(flows, dense);
                 let mut scratch = vec![u32::MAX; n];
                 let mut runs = Vec::new();
                 let mut marks = Vec::new();
-                for a in 0..bounds.len() - 1 {
-                    let legs = &mut legs[bounds[a]..bounds[a + 1]];
+                for (a, mut legs) in by_asset.into_iter().enumerate() {
                     if !legs.is_empty() {
-                        runs.push(self.run_sparse(a as u32, legs, &mut scratch, &mut marks));
+                        runs.push(self.run_sparse(a as u32, &mut legs, &mut scratch, &mut marks));
                     }
                 }
-                drop(legs);
                 let (offsets, index) = index_by_address(n, &runs);
                 (runs, marks, offsets, index)
             });
@@ -581,9 +579,10 @@ impl<'a> Haircut<'a> {
         }
     }
 
-    /// Any other asset: its addresses are numbered in id order through `scratch`
-    /// (all `u32::MAX` on entry and on return), and `legs` are renumbered to those
-    /// local numbers in place. Adds the flows that carried taint to `carried`.
+    /// Any other asset: its addresses are numbered in order of first appearance
+    /// through `scratch` (all `u32::MAX` on entry and on return), and `legs` are
+    /// renumbered to those local numbers in place, in one pass. Adds the flows that
+    /// carried taint to `carried`.
     fn run_sparse(
         &self,
         asset: u32,
@@ -591,22 +590,22 @@ impl<'a> Haircut<'a> {
         scratch: &mut [u32],
         carried: &mut Vec<u32>,
     ) -> AssetRun {
+        const AHEAD: usize = 16;
         let mut nodes: Vec<u32> = Vec::new();
-        for l in legs.iter() {
-            for v in [l.from, l.to] {
-                if scratch[v as usize] == u32::MAX {
-                    scratch[v as usize] = 0;
-                    nodes.push(v);
-                }
+        for i in 0..legs.len() {
+            if let Some(next) = legs.get(i + AHEAD) {
+                prefetch(&scratch[next.from as usize]);
+                prefetch(&scratch[next.to as usize]);
             }
-        }
-        nodes.sort_unstable();
-        for (local, &v) in nodes.iter().enumerate() {
-            scratch[v as usize] = local as u32;
-        }
-        for l in legs.iter_mut() {
-            l.from = scratch[l.from as usize];
-            l.to = scratch[l.to as usize];
+            let l = &mut legs[i];
+            for v in [&mut l.from, &mut l.to] {
+                let slot = &mut scratch[*v as usize];
+                if *slot == u32::MAX {
+                    *slot = nodes.len() as u32;
+                    nodes.push(*v);
+                }
+                *v = *slot;
+            }
         }
         for &v in &nodes {
             scratch[v as usize] = u32::MAX;
@@ -674,31 +673,21 @@ fn counts_by_asset<'a>(flows: impl Iterator<Item = &'a Flow>) -> Vec<usize> {
 }
 
 /// Splits `flows` by asset, keeping chain order within each, and drops zero
-/// amounts and the flows of `skip`. Returns the legs (global address ids) and each
-/// asset's range of them (`bounds[a]..bounds[a + 1]`).
-fn split_by_asset(flows: &[Flow], skip: Option<u32>) -> (Vec<Leg>, Vec<usize>) {
-    let kept = |f: &Flow| f.amount != 0 && Some(f.asset) != skip;
-    let mut bounds = vec![0usize];
-    for count in counts_by_asset(flows.iter().filter(|f| kept(f))) {
-        bounds.push(bounds[bounds.len() - 1] + count);
+/// amounts and the flows of `skip`: the legs (global address ids) of each asset,
+/// by asset id (empty for an asset with none). One pass over the flows.
+fn split_by_asset(flows: &[Flow], skip: Option<u32>) -> Vec<Vec<Leg>> {
+    let mut legs: Vec<Vec<Leg>> = Vec::new();
+    for (i, f) in flows.iter().enumerate() {
+        if f.amount == 0 || Some(f.asset) == skip {
+            continue;
+        }
+        let a = f.asset as usize;
+        if a >= legs.len() {
+            legs.resize_with(a + 1, Vec::new);
+        }
+        legs[a].push(Leg::of(i, f));
     }
-    let mut next = bounds.clone();
-    let mut legs = vec![
-        Leg {
-            from: 0,
-            to: 0,
-            block: 0,
-            flow: 0,
-            amount: 0,
-        };
-        *bounds.last().unwrap_or(&0)
-    ];
-    for (i, f) in flows.iter().enumerate().filter(|(_, f)| kept(f)) {
-        let slot = &mut next[f.asset as usize];
-        legs[*slot] = Leg::of(i, f);
-        *slot += 1;
-    }
-    (legs, bounds)
+    legs
 }
 
 /// Where each address's entries in the runs of the other assets are: offsets per
