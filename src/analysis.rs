@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use alloy_primitives::Address;
 
-use crate::exposure::{Haircut, HaircutResult, Reach, Start, hops, untimed_hops};
+use crate::exposure::{FifoResult, Haircut, HaircutResult, Reach, Start, fifo, hops, untimed_hops};
 use crate::graph::{Direction, Graph};
 use crate::labels::{Category, Label, Seed, partition};
 use crate::policy::Policy;
@@ -101,6 +101,8 @@ pub struct HaircutExposure {
     pub spent: Vec<bool>,
     /// Per node: it received a tainted transfer at or above the dust threshold.
     pub significant: Vec<bool>,
+    /// The FIFO exposure, when the policy asks for it (`fifo = true`).
+    pub fifo: Option<FifoResult>,
 }
 
 /// The seeds as search starts, sorted by node.
@@ -316,6 +318,10 @@ impl Analysis {
         let expandable = self.expandable();
         let flows = flows::flows(store, &self.graph)?;
         let result = Haircut::new(n, &starts, &expandable).run(&flows);
+        let fifo = self
+            .policy
+            .fifo
+            .then(|| fifo(n, &starts, &expandable, &flows));
         // `spent`: sent something after first receiving tainted value (what was
         // sent before cannot be the tainted funds moving on). `significant`:
         // received a tainted transfer at or above the dust threshold.
@@ -343,6 +349,7 @@ impl Analysis {
             assets,
             spent,
             significant,
+            fifo,
         });
         Ok(())
     }

@@ -23,9 +23,11 @@
 //! Records are never changed, so the record that first reached a node is the end of
 //! a valid path with exactly `hops` transfers, even if its predecessors improve later.
 
+pub mod fifo;
 pub mod haircut;
 mod untimed;
 
+pub use fifo::{FifoExposure, FifoResult, fifo};
 pub use haircut::{Exposure, Flow, Haircut, HaircutResult, haircut};
 pub use untimed::untimed_hops;
 

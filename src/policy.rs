@@ -3,7 +3,7 @@
 //!
 //! `hoptrace policy show` prints the defaults below. The hash is the SHA-256 of the
 //! *canonical* TOML: the policy parsed, then written back by hoptrace (fixed key
-//! order, every field present), so two files that say the same thing in another
+//! order, every field present but `fifo` when it is off), so two files that say the same thing in another
 //! order or with other comments hash the same.
 //!
 //! What each field does:
@@ -12,6 +12,9 @@
 //!   hubs: reached but not expanded, like services; 0 turns the rule off. The pruned
 //!   addresses are listed in the report.
 //! - `service_categories`: label categories that are services (reached, not expanded).
+//! - `fifo`: also compute FIFO exposure (`exposure::fifo`) and report it beside the
+//!   haircut; the score keeps using the haircut. Optional (absent = off), and left
+//!   out of the canonical text when off: the default policy's hash is unchanged.
 //! - `dust`: per asset (`ETH` or a token contract), the amount in base units below
 //!   which a transfer is dust. Direction-aware: an address whose tainted input is
 //!   only dust *received* and which sent nothing after it arrived gets no downstream
@@ -37,6 +40,9 @@ pub const FIELD_DOCS: &str = "\
 # hub_degree          addresses with more transfers (in + out) than this are automatic
 #                     hubs: reached, not expanded, listed in the report; 0 = off
 # service_categories  label categories reached but not expanded (unless also seeds)
+# fifo = true         (optional; off when absent) also report FIFO exposure (oldest
+#                     funds leave first) beside the haircut, per asset: tainted
+#                     amount and share; not scored
 # [dust]              per asset (ETH or a token contract): amounts below this, in base
 #                     units, are dust. Tainted input that is only dust, at an address
 #                     that sent nothing after it arrived, gives no downstream score;
@@ -104,12 +110,21 @@ pub struct Policy {
     pub hub_degree: u64,
     /// Categories that are services: reached, not expanded.
     pub service_categories: Vec<Category>,
+    /// Also compute FIFO exposure beside the haircut (reported, not scored). Off by
+    /// default, and then left out of the canonical text, so that policies written
+    /// before this field existed read, and hash, as they did.
+    #[serde(default, skip_serializing_if = "is_off")]
+    pub fifo: bool,
     /// Per asset, the dust threshold in base units (decimal string).
     pub dust: BTreeMap<String, String>,
     /// Per risky category, its severity 0-100.
     pub severity: BTreeMap<Category, f64>,
     /// The score function's weights.
     pub score: ScoreWeights,
+}
+
+fn is_off(on: &bool) -> bool {
+    !*on
 }
 
 impl Serialize for Category {
@@ -137,6 +152,7 @@ impl Default for Policy {
                 Category::Dex,
                 Category::Defi,
             ],
+            fifo: false,
             // 1 ETH: the 2022-08-09 dusting sent 0.1 ETH.
             dust: BTreeMap::from([("ETH".to_string(), "1000000000000000000".to_string())]),
             severity: BTreeMap::from([
@@ -279,6 +295,19 @@ mod tests {
         assert!(Policy::parse(&bad).unwrap_err().contains("hop_decay"));
         let bad = canonical.replace("1000000000000000000", "1e18");
         assert!(Policy::parse(&bad).unwrap_err().contains("dust.ETH"));
+    }
+
+    #[test]
+    fn fifo_is_optional_and_changes_the_hash_only_when_on() {
+        let canonical = Policy::default().canonical();
+        assert!(!canonical.contains("fifo"), "{canonical}");
+        let on = format!("fifo = true\n{canonical}");
+        let p = Policy::parse(&on).unwrap();
+        assert!(p.fifo);
+        assert!(p.canonical().contains("fifo = true\n"));
+        assert_ne!(p.hash(), Policy::default().hash());
+        let off = Policy::parse(&format!("fifo = false\n{canonical}")).unwrap();
+        assert_eq!(off.hash(), Policy::default().hash());
     }
 
     #[test]

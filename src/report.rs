@@ -11,8 +11,8 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use crate::analysis::Analysis;
-use crate::exposure::Step;
+use crate::analysis::{Analysis, HaircutExposure};
+use crate::exposure::{FifoExposure, Step};
 use crate::graph::Direction;
 use crate::labels::{Label, SeedSource};
 use crate::transfer::{Transfer, lower_hex};
@@ -123,6 +123,13 @@ pub struct Finding {
     /// Downstream: poison and haircut disagree strongly: reached through hops, but
     /// less than 1% of what the address received was tainted.
     pub poison_only: bool,
+    /// Downstream, under FIFO (when the policy asks for it): the share of what the
+    /// address received in `asset` that was tainted, in [0, 1].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fifo_share: Option<f64>,
+    /// Downstream, under FIFO: the tainted amount received in `asset`, base units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fifo_tainted: Option<String>,
 }
 
 /// Below this haircut share a reached address is flagged `poison_only`.
@@ -137,6 +144,13 @@ const TOP_SEEDS: usize = 5;
 /// Tainted amounts are printed as whole base units.
 fn units(x: f64) -> String {
     format!("{:.0}", x.max(0.0).floor())
+}
+
+/// What `node` received of `asset` under FIFO, when the analysis ran it. (It
+/// received the asset if the haircut says so: both count the same transfers.)
+fn fifo_of(h: &HaircutExposure, node: u32, asset: u32) -> Option<FifoExposure> {
+    let fifo = h.fifo.as_ref()?;
+    Some(fifo.exposure(node, asset).cloned().unwrap_or_default())
 }
 
 /// The haircut part of a downstream finding.
@@ -158,6 +172,10 @@ fn haircut_facts(analysis: &Analysis, node: u32, f: &mut Finding) {
     };
     f.share = Some(worst.share());
     f.tainted = Some(units(worst.tainted()));
+    if let Some(fifo) = fifo_of(h, node, worst.asset) {
+        f.fifo_share = Some(fifo.share());
+        f.fifo_tainted = Some(fifo.tainted().to_string());
+    }
     f.asset = h.assets.get(worst.asset as usize).map(|a| a.to_string());
     let category = |seed: u32| {
         analysis
@@ -291,6 +309,8 @@ where
         by_category: Vec::new(),
         top_seeds: Vec::new(),
         poison_only: false,
+        fifo_share: None,
+        fifo_tainted: None,
     };
     if direction == Direction::Downstream {
         haircut_facts(analysis, node, &mut out);
@@ -525,6 +545,12 @@ pub struct AssetExposure {
     pub tainted: String,
     /// tainted / received, in [0, 1].
     pub share: f64,
+    /// Under FIFO (when the policy asks for it): the tainted part, base units, exact.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fifo_tainted: Option<String>,
+    /// Under FIFO: fifo_tainted / received, in [0, 1].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fifo_share: Option<f64>,
 }
 
 /// What a report was computed from: enough to reproduce it, and to explain a
@@ -721,6 +747,8 @@ where
                     received: e.received.to_string(),
                     tainted: units(e.tainted()),
                     share: e.share(),
+                    fifo_tainted: fifo_of(h, node, e.asset).map(|f| f.tainted().to_string()),
+                    fifo_share: fifo_of(h, node, e.asset).map(|f| f.share()),
                 })
                 .collect()
         }),
@@ -800,11 +828,15 @@ pub fn write_check_table(results: &[CheckResult], out: &mut dyn Write) -> io::Re
             &r.provenance.policy_hash[..16]
         )?;
         for e in &r.exposure {
-            writeln!(
+            write!(
                 out,
                 "  received {} {}: {} tainted (share {:.4})",
                 e.received, e.asset, e.tainted, e.share
             )?;
+            if let (Some(t), Some(share)) = (&e.fifo_tainted, e.fifo_share) {
+                write!(out, "; FIFO {t} tainted (share {share:.4})")?;
+            }
+            writeln!(out)?;
         }
     }
     Ok(())

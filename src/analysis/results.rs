@@ -111,6 +111,8 @@ impl Cached {
                 assets,
                 spent: spent.iter().map(|&b| b != 0).collect(),
                 significant: significant.iter().map(|&b| b != 0).collect(),
+                // Runs under a FIFO policy never use this cache (`setup::analyse`).
+                fifo: None,
             });
         }
         Ok(())

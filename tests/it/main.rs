@@ -9,6 +9,7 @@ mod export;
 mod fetch;
 mod fetch_fixtures;
 mod fetch_node;
+mod fifo;
 mod haircut;
 mod ignore_time;
 mod labels;

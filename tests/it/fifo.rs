@@ -1,0 +1,269 @@
+//! FIFO exposure: the engine against an obvious unit-by-unit model on random
+//! graphs, and end to end: off by default, reported beside the haircut when the
+//! policy asks for it.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write as _;
+use std::path::Path;
+
+use proptest::prelude::*;
+use serde_json::Value;
+
+use hoptrace::exposure::{Flow, Start, fifo, hops};
+use hoptrace::graph::{Direction, Graph};
+
+use crate::common::{default_policy_with, hoptrace, import_both, ok, write};
+
+/// (from, to, block, asset, amount) in chain order, amounts small enough to move
+/// one unit at a time.
+type Transfer = (u32, u32, u32, u32, u64);
+
+#[derive(Debug, Clone)]
+struct Case {
+    nodes: usize,
+    transfers: Vec<Transfer>,
+    starts: Vec<Start>,
+    services: Vec<bool>,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (1usize..9, 0u32..8).prop_flat_map(|(nodes, blocks)| {
+        let n = nodes as u32;
+        let transfer = (0..n, 0..n, 0..=blocks, 0u32..2, 0u64..25);
+        let start = (0..n, 0..=blocks + 1).prop_map(|(node, since)| Start { node, since });
+        (
+            Just(nodes),
+            prop::collection::vec(transfer, 0..40),
+            prop::collection::vec(start, 1..4),
+            prop::collection::vec(prop::bool::weighted(0.2), nodes),
+        )
+            .prop_map(|(nodes, mut transfers, starts, services)| {
+                transfers.sort_by_key(|t| t.2);
+                Case {
+                    nodes,
+                    transfers,
+                    starts,
+                    services,
+                }
+            })
+    })
+}
+
+/// The obvious FIFO: every address's balance is a queue of single units, each
+/// marked with the seed it came from (`None`: clean). A transfer moves its first
+/// `amount` units (clean ones for what the queue lacks), all marked by the sender
+/// when it is a seed at that block and all clean when it is a service. Returns,
+/// per (address, asset), the units received and how many came from each seed.
+fn unit_fifo(c: &Case) -> BTreeMap<(u32, u32), (u64, BTreeMap<u32, u64>)> {
+    let mut since: BTreeMap<u32, u32> = BTreeMap::new();
+    for s in &c.starts {
+        let e = since.entry(s.node).or_insert(s.since);
+        *e = (*e).min(s.since);
+    }
+    let mut queues: BTreeMap<(u32, u32), VecDeque<Option<u32>>> = BTreeMap::new();
+    let mut got: BTreeMap<(u32, u32), (u64, BTreeMap<u32, u64>)> = BTreeMap::new();
+    for &(from, to, block, asset, amount) in &c.transfers {
+        if amount == 0 {
+            continue;
+        }
+        let queue = queues.entry((from, asset)).or_default();
+        let mut units: Vec<Option<u32>> = (0..amount)
+            .map(|_| queue.pop_front().unwrap_or(None))
+            .collect();
+        if since.get(&from).is_some_and(|&s| block >= s) {
+            units = vec![Some(from); amount as usize];
+        } else if c.services[from as usize] {
+            units = vec![None; amount as usize];
+        }
+        let entry = got.entry((to, asset)).or_default();
+        entry.0 += amount;
+        for &u in &units {
+            if let Some(seed) = u {
+                *entry.1.entry(seed).or_default() += 1;
+            }
+        }
+        if !c.services[to as usize] || since.contains_key(&to) {
+            queues.entry((to, asset)).or_default().extend(units);
+        }
+    }
+    got
+}
+
+fn flows(transfers: &[Transfer]) -> Vec<Flow> {
+    transfers
+        .iter()
+        .map(|&(from, to, block, asset, amount)| Flow {
+            block,
+            from,
+            to,
+            asset,
+            amount: u128::from(amount),
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Lots, splitting and merging give exactly what moving units one by one gives.
+    #[test]
+    fn fifo_matches_moving_units_one_by_one(c in case()) {
+        let expand: Vec<bool> = c.services.iter().map(|s| !s).collect();
+        let got = fifo(c.nodes, &c.starts, &expand, &flows(&c.transfers));
+        let want = unit_fifo(&c);
+        let entries = got.entries();
+        prop_assert_eq!(entries.len(), want.len());
+        for ((key, e), (want_key, (received, by_seed))) in entries.iter().zip(&want) {
+            prop_assert_eq!(key, want_key);
+            prop_assert_eq!(e.received, u128::from(*received));
+            let by_seed: Vec<(u32, u128)> =
+                by_seed.iter().map(|(&s, &n)| (s, u128::from(n))).collect();
+            prop_assert_eq!(&e.by_seed, &by_seed, "{:?}", key);
+            prop_assert!(e.tainted() <= e.received);
+            prop_assert!((0.0..=1.0).contains(&e.share()));
+        }
+    }
+
+    /// Under the same rules as the hop search (services not expanded, no hop
+    /// limit), every address that received tainted value under FIFO is reached.
+    #[test]
+    fn positive_fifo_share_is_reached_by_poison(c in case()) {
+        let expand: Vec<bool> = c.services.iter().map(|s| !s).collect();
+        let got = fifo(c.nodes, &c.starts, &expand, &flows(&c.transfers));
+        let addrs: Vec<alloy_primitives::Address> = (0..c.nodes)
+            .map(|i| alloy_primitives::Address::with_last_byte(i as u8))
+            .collect();
+        let edges: Vec<(u32, u32, u32)> = c
+            .transfers
+            .iter()
+            .filter(|t| t.4 > 0)
+            .map(|&(from, to, block, _, _)| (from, to, block))
+            .collect();
+        let graph = Graph::from_edges(addrs.clone(), &edges);
+        let internal: Vec<u32> = addrs.iter().map(|a| graph.node(a).unwrap()).collect();
+        let starts: Vec<Start> = c
+            .starts
+            .iter()
+            .map(|s| Start { node: internal[s.node as usize], since: s.since })
+            .collect();
+        let mut graph_expand = vec![true; c.nodes];
+        for (v, &service) in c.services.iter().enumerate() {
+            graph_expand[internal[v] as usize] = !service;
+        }
+        let reach = hops(&graph, Direction::Downstream, &starts, &graph_expand, u32::MAX - 1);
+        for ((node, _), e) in got.entries() {
+            if e.tainted() > 0 {
+                prop_assert!(reach.hops(internal[node as usize]).is_some(), "{} unreached", node);
+            }
+        }
+    }
+}
+
+const SANCTIONED: &str = "0x5555555555555555555555555555555555555555";
+const MIXED: &str = "0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1";
+const FUNDER: &str = "0xc0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0";
+const FIRST: &str = "0xb1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1";
+const SECOND: &str = "0xb2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2";
+const FIVE_ETH: &str = "5000000000000000000";
+
+/// A wallet gets 5 ETH from a sanctioned address, then 5 clean ETH, and sends 5
+/// ETH twice: FIFO says the first 5 out were the tainted ones, the haircut half
+/// of each.
+fn store(dir: &Path) -> std::path::PathBuf {
+    let mut csv = String::from("block,tx_hash,from,to,asset,amount\n");
+    for (i, (from, to)) in [
+        (SANCTIONED, MIXED),
+        (FUNDER, MIXED),
+        (MIXED, FIRST),
+        (MIXED, SECOND),
+    ]
+    .iter()
+    .enumerate()
+    {
+        writeln!(
+            csv,
+            "{},0x{:064x},{from},{to},ETH,{FIVE_ETH}",
+            100 + i,
+            i + 1
+        )
+        .unwrap();
+    }
+    let transfers = write(dir, "fifo.csv", &csv);
+    let labels = write(
+        dir,
+        "sdn.csv",
+        &format!("address,category,name,source,version\n{SANCTIONED},sanctioned,S,test-sdn,1\n"),
+    );
+    let db = dir.join("fifo.db");
+    import_both(&db, &transfers, &labels);
+    db
+}
+
+fn check(db: &Path, extra: &[&str]) -> (String, Vec<Value>) {
+    let (text, _) = ok(hoptrace(db)
+        .args(["check", "--format", "json"])
+        .args(extra)
+        .args([FIRST, SECOND]));
+    (text.clone(), serde_json::from_str(&text).expect("json"))
+}
+
+#[test]
+fn fifo_is_reported_beside_the_haircut_when_the_policy_asks() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = store(dir.path());
+    let policy = default_policy_with(
+        dir.path(),
+        "fifo.toml",
+        &[("max_hops = 6", "fifo = true\nmax_hops = 6")],
+    );
+    let policy = policy.to_str().unwrap();
+
+    // Off by default: no FIFO fields at all.
+    let (plain, results) = check(&db, &[]);
+    assert!(!plain.contains("fifo"), "{plain}");
+    assert_eq!(results[0]["downstream"]["share"], 0.5);
+
+    let (text, results) = check(&db, &["--policy", policy]);
+    let (first, second) = (&results[0], &results[1]);
+    // The haircut: half of each. FIFO: all of the first, none of the second.
+    for r in [first, second] {
+        assert_eq!(r["downstream"]["share"], 0.5, "{r}");
+        assert_eq!(r["exposure"][0]["share"], 0.5);
+    }
+    assert_eq!(first["downstream"]["fifo_share"], 1.0);
+    assert_eq!(first["downstream"]["fifo_tainted"], FIVE_ETH);
+    assert_eq!(first["exposure"][0]["fifo_tainted"], FIVE_ETH);
+    assert_eq!(first["exposure"][0]["fifo_share"], 1.0);
+    assert_eq!(second["downstream"]["fifo_share"], 0.0);
+    assert_eq!(second["exposure"][0]["fifo_tainted"], "0");
+    // The score keeps using the haircut: both score alike.
+    assert_eq!(first["score"], second["score"]);
+    // Reproducible, and never served from (or written to) the results cache.
+    assert_eq!(check(&db, &["--policy", policy]).0, text);
+    assert_eq!(check(&db, &[]).0, plain);
+
+    // trace carries it in JSON, and the table view of check prints it.
+    let (trace, _) = ok(hoptrace(&db).args([
+        "trace",
+        "--format",
+        "json",
+        "--direction",
+        "downstream",
+        "--policy",
+        policy,
+    ]));
+    let findings: Vec<Value> = serde_json::from_str(&trace).expect("json array");
+    let of = |address: &str| {
+        findings
+            .iter()
+            .find(|f| f["address"] == address)
+            .unwrap_or_else(|| panic!("{address} in {trace}"))
+    };
+    assert_eq!(of(FIRST)["fifo_share"], 1.0);
+    assert_eq!(of(SECOND)["fifo_share"], 0.0);
+    let (table, _) = ok(hoptrace(&db).args(["check", FIRST, "--policy", policy]));
+    assert!(
+        table.contains(&format!("FIFO {FIVE_ETH} tainted (share 1.0000)")),
+        "{table}"
+    );
+}
