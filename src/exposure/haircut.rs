@@ -23,7 +23,7 @@
 //! it: its *share* is tainted / received, in [0, 1].
 //!
 //! Attribution is bounded: each holding and each exposure names at most
-//! [`TOP_SEEDS`] seeds (the largest parts; ties to the smaller seed id). When a mix
+//! [`TOP_SEEDS`] seeds (the largest parts as stored; ties to the smaller seed id). When a mix
 //! holds more, the smallest parts are dropped from the names but never from the
 //! totals: the tainted fraction and the tainted amount received are tracked exactly
 //! (to `f64`) on their own, and the unnamed rest is reported as "other seeds".
