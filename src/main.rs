@@ -629,10 +629,9 @@ fn trace(db: &Path, args: TraceArgs) -> Result<()> {
     let store = open_existing(db)?;
     let a = analyse(&store, args.search, &args.direction.directions())?;
     let mut evidence = Evidence::new(lookup(&store, &a.graph));
-    let hash = a.policy.hash();
     emit(args.output.as_deref(), |w| {
         let findings = report::findings(&a, &mut evidence);
-        report::write_findings(findings, args.format, &hash, w)
+        report::write_findings(findings, args.format, &a.policy, w)
     })
 }
 
@@ -722,7 +721,8 @@ fn score(db: &Path, args: ScoreArgs) -> Result<()> {
                     .and_then(|h| h.result.worst(n).map(|e| (e, h)))
             });
             let reached = node.is_some_and(|n| a.hops(Direction::Downstream, n).is_some());
-            match worst.filter(|_| reached) {
+            let worst = worst.filter(|_| reached);
+            match &worst {
                 Some((e, h)) => {
                     fields.push(e.share().to_string());
                     fields.push(format!("{:.0}", e.tainted().floor()));
@@ -736,11 +736,28 @@ fn score(db: &Path, args: ScoreArgs) -> Result<()> {
             }
             fields.push(hash.clone());
             fields.push(data_block.clone());
+            if a.policy.fifo {
+                // Under FIFO, for the same asset as the haircut's columns.
+                let fifo = worst.as_ref().and_then(|(e, h)| {
+                    let f = h.fifo.as_ref()?.exposure(node?, e.asset);
+                    Some(f.map_or((0.0, 0), |f| (f.share(), f.tainted())))
+                });
+                match fifo {
+                    Some((share, tainted)) => {
+                        fields.extend([share.to_string(), tainted.to_string()]);
+                    }
+                    None => fields.extend([String::new(), String::new()]),
+                }
+            }
             fields
         })
         .collect();
     let mut header = header;
+    let given = header.len();
     header.extend(SCORE_COLUMNS.iter().map(|s| s.to_string()));
+    if a.policy.fifo {
+        header.extend(["downstream_fifo_share", "downstream_fifo_tainted"].map(String::from));
+    }
     emit(args.output.as_deref(), |w| {
         match args.format {
             ScoreFormat::Csv => {
@@ -754,7 +771,7 @@ fn score(db: &Path, args: ScoreArgs) -> Result<()> {
             ScoreFormat::Table => {
                 // For people: the hop columns only; the score and exposure columns
                 // are in the CSV and in `check`.
-                let shown = header.len() - (SCORE_COLUMNS.len() - 4);
+                let shown = given + 4;
                 let header: Vec<&str> = header[..shown].iter().map(String::as_str).collect();
                 let rows: Vec<Vec<String>> = scored
                     .iter()

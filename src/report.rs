@@ -15,6 +15,7 @@ use crate::analysis::{Analysis, HaircutExposure};
 use crate::exposure::{FifoExposure, Step};
 use crate::graph::Direction;
 use crate::labels::{Label, SeedSource};
+use crate::policy::Policy;
 use crate::transfer::{Transfer, lower_hex};
 
 /// Output formats of `trace`.
@@ -390,33 +391,44 @@ struct Row<'a> {
 pub fn write_findings<E: From<io::Error>>(
     findings: impl IntoIterator<Item = Result<Finding, E>>,
     format: Format,
-    policy_hash: &str,
+    policy: &Policy,
     out: &mut dyn Write,
 ) -> Result<(), E> {
+    let policy_hash = &policy.hash();
     match format {
         Format::Csv => {
             let mut w = csv::Writer::from_writer(out);
-            w.write_record([
-                "address",
-                "direction",
-                "hops",
-                "seed",
-                "seed_category",
-                "seed_name",
-                "seed_lists",
-                "path",
-                "seed_sources",
-                "share",
-                "tainted",
-                "asset",
-                "score",
-                "score_level",
-                "policy_hash",
-            ])
+            // Under a FIFO policy, two more columns at the end.
+            let fifo_columns: &[&str] = if policy.fifo {
+                &["fifo_share", "fifo_tainted"]
+            } else {
+                &[]
+            };
+            w.write_record(
+                [
+                    "address",
+                    "direction",
+                    "hops",
+                    "seed",
+                    "seed_category",
+                    "seed_name",
+                    "seed_lists",
+                    "path",
+                    "seed_sources",
+                    "share",
+                    "tainted",
+                    "asset",
+                    "score",
+                    "score_level",
+                    "policy_hash",
+                ]
+                .iter()
+                .chain(fifo_columns),
+            )
             .map_err(csv_io)?;
             for f in findings {
                 let f = f?;
-                w.write_record([
+                let row = [
                     f.address.as_str(),
                     f.direction,
                     &f.hops.to_string(),
@@ -432,8 +444,11 @@ pub fn write_findings<E: From<io::Error>>(
                     &f.score.to_string(),
                     f.score_level,
                     policy_hash,
-                ])
-                .map_err(csv_io)?;
+                ];
+                let share = f.fifo_share.map(|s| s.to_string()).unwrap_or_default();
+                let fifo = [share.as_str(), f.fifo_tainted.as_deref().unwrap_or("")];
+                let fifo = if policy.fifo { &fifo[..] } else { &[] };
+                w.write_record(row.iter().chain(fifo)).map_err(csv_io)?;
             }
             w.flush()?;
         }

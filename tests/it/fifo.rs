@@ -261,6 +261,52 @@ fn fifo_is_reported_beside_the_haircut_when_the_policy_asks() {
     };
     assert_eq!(of(FIRST)["fifo_share"], 1.0);
     assert_eq!(of(SECOND)["fifo_share"], 0.0);
+    // CSV: two more columns at the end, under FIFO only.
+    let csv_of = |extra: &[&str]| {
+        let (text, _) = ok(hoptrace(&db)
+            .args(["trace", "--format", "csv", "--direction", "downstream"])
+            .args(extra));
+        text
+    };
+    let plain_csv = csv_of(&[]);
+    assert!(plain_csv.starts_with("address,") && !plain_csv.contains("fifo"));
+    let csv = csv_of(&["--policy", policy]);
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.ends_with(",policy_hash,fifo_share,fifo_tainted"),
+        "{header}"
+    );
+    let row = |address: &str| {
+        csv.lines()
+            .find(|l| l.starts_with(address))
+            .unwrap_or_else(|| panic!("{address} in {csv}"))
+            .to_string()
+    };
+    assert!(
+        row(FIRST).ends_with(&format!(",1,{FIVE_ETH}")),
+        "{}",
+        row(FIRST)
+    );
+    assert!(row(SECOND).ends_with(",0,0"), "{}", row(SECOND));
+    let wallets = write(
+        dir.path(),
+        "wallets.csv",
+        &format!("address\n{FIRST}\n{SECOND}\n"),
+    );
+    let (scored, _) = ok(hoptrace(&db)
+        .args(["score"])
+        .arg(&wallets)
+        .args(["--policy", policy]));
+    let mut lines = scored.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .ends_with(",data_block,downstream_fifo_share,downstream_fifo_tainted")
+    );
+    assert!(lines.next().unwrap().ends_with(&format!(",1,{FIVE_ETH}")));
+    assert!(lines.next().unwrap().ends_with(",0,0"));
+
     let (table, _) = ok(hoptrace(&db).args(["check", FIRST, "--policy", policy]));
     assert!(
         table.contains(&format!("FIFO {FIVE_ETH} tainted (share 1.0000)")),
