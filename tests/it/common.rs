@@ -77,3 +77,46 @@ pub(crate) fn ok(cmd: &mut Command) -> (String, String) {
     assert!(out.status.success(), "failed: {:?}\n{stderr}", out.status);
     (stdout, stderr)
 }
+
+/// Which of `nodes` addresses (numbered 0..nodes) the downstream hop search
+/// reaches from `starts` over `transfers` (from, to, block, asset, amount; zero
+/// amounts move nothing), with `services` not expanded and no hop limit: the
+/// poison view that every value view must stay within.
+pub(crate) fn poison_reached(
+    nodes: usize,
+    transfers: &[(u32, u32, u32, u32, u64)],
+    starts: &[hoptrace::exposure::Start],
+    services: &[bool],
+) -> Vec<bool> {
+    use hoptrace::exposure::{Start, hops};
+    use hoptrace::graph::{Direction, Graph};
+    let addrs: Vec<alloy_primitives::Address> = (0..nodes)
+        .map(|i| alloy_primitives::Address::with_last_byte(i as u8))
+        .collect();
+    let edges: Vec<(u32, u32, u32)> = transfers
+        .iter()
+        .filter(|t| t.4 > 0)
+        .map(|&(from, to, block, _, _)| (from, to, block))
+        .collect();
+    let graph = Graph::from_edges(addrs.clone(), &edges);
+    let internal: Vec<u32> = addrs.iter().map(|a| graph.node(a).unwrap()).collect();
+    let starts: Vec<Start> = starts
+        .iter()
+        .map(|s| Start {
+            node: internal[s.node as usize],
+            since: s.since,
+        })
+        .collect();
+    let mut expand = vec![true; nodes];
+    for (v, &service) in services.iter().enumerate() {
+        expand[internal[v] as usize] = !service;
+    }
+    let reach = hops(
+        &graph,
+        Direction::Downstream,
+        &starts,
+        &expand,
+        u32::MAX - 1,
+    );
+    internal.iter().map(|&v| reach.hops(v).is_some()).collect()
+}

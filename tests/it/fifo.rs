@@ -9,10 +9,9 @@ use std::path::Path;
 use proptest::prelude::*;
 use serde_json::Value;
 
-use hoptrace::exposure::{Flow, Start, fifo, hops};
-use hoptrace::graph::{Direction, Graph};
+use hoptrace::exposure::{Flow, Start, fifo};
 
-use crate::common::{default_policy_with, hoptrace, import_both, ok, write};
+use crate::common::{default_policy_with, hoptrace, import_both, ok, poison_reached, write};
 
 /// (from, to, block, asset, amount) in chain order, amounts small enough to move
 /// one unit at a time.
@@ -130,30 +129,10 @@ proptest! {
     fn positive_fifo_share_is_reached_by_poison(c in case()) {
         let expand: Vec<bool> = c.services.iter().map(|s| !s).collect();
         let got = fifo(c.nodes, &c.starts, &expand, &flows(&c.transfers));
-        let addrs: Vec<alloy_primitives::Address> = (0..c.nodes)
-            .map(|i| alloy_primitives::Address::with_last_byte(i as u8))
-            .collect();
-        let edges: Vec<(u32, u32, u32)> = c
-            .transfers
-            .iter()
-            .filter(|t| t.4 > 0)
-            .map(|&(from, to, block, _, _)| (from, to, block))
-            .collect();
-        let graph = Graph::from_edges(addrs.clone(), &edges);
-        let internal: Vec<u32> = addrs.iter().map(|a| graph.node(a).unwrap()).collect();
-        let starts: Vec<Start> = c
-            .starts
-            .iter()
-            .map(|s| Start { node: internal[s.node as usize], since: s.since })
-            .collect();
-        let mut graph_expand = vec![true; c.nodes];
-        for (v, &service) in c.services.iter().enumerate() {
-            graph_expand[internal[v] as usize] = !service;
-        }
-        let reach = hops(&graph, Direction::Downstream, &starts, &graph_expand, u32::MAX - 1);
+        let reached = poison_reached(c.nodes, &c.transfers, &c.starts, &c.services);
         for ((node, _), e) in got.entries() {
             if e.tainted() > 0 {
-                prop_assert!(reach.hops(internal[node as usize]).is_some(), "{} unreached", node);
+                prop_assert!(reached[node as usize], "{} unreached", node);
             }
         }
     }

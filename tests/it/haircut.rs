@@ -1,11 +1,12 @@
 //! Property tests of the haircut (value) exposure against the hop (poison) view, on
 //! random multigraphs with random amounts, assets, seeds, `since` blocks and services.
 
-use alloy_primitives::Address;
 use proptest::prelude::*;
 
-use hoptrace::exposure::{Flow, HaircutResult, Start, haircut, hops};
-use hoptrace::graph::{Direction, Graph};
+use hoptrace::exposure::{Flow, HaircutResult, Start, haircut};
+use hoptrace::graph::Direction;
+
+use crate::common::poison_reached;
 
 #[derive(Debug, Clone)]
 struct Case {
@@ -82,31 +83,10 @@ proptest! {
     #[test]
     fn positive_haircut_share_is_reached_by_poison(c in case()) {
         let r = run(&c, c.nodes, &c.transfers);
-        let addrs: Vec<Address> = (0..c.nodes).map(|i| Address::with_last_byte(i as u8)).collect();
-        let edges: Vec<(u32, u32, u32)> = c
-            .transfers
-            .iter()
-            .filter(|t| t.4 > 0)
-            .map(|&(from, to, block, _, _)| (from, to, block))
-            .collect();
-        let graph = Graph::from_edges(addrs.clone(), &edges);
-        let internal: Vec<u32> = addrs.iter().map(|a| graph.node(a).unwrap()).collect();
-        let starts: Vec<Start> = c
-            .starts
-            .iter()
-            .map(|s| Start { node: internal[s.node as usize], since: s.since })
-            .collect();
-        let mut expand = vec![true; c.nodes];
-        for (v, &service) in c.services.iter().enumerate() {
-            expand[internal[v] as usize] = !service;
-        }
-        let reach = hops(&graph, Direction::Downstream, &starts, &expand, u32::MAX - 1);
+        let reached = poison_reached(c.nodes, &c.transfers, &c.starts, &c.services);
         for v in 0..c.nodes as u32 {
             if r.share(v) > 0.0 {
-                prop_assert!(
-                    reach.hops(internal[v as usize]).is_some(),
-                    "{} has share {} but no hop path", v, r.share(v)
-                );
+                prop_assert!(reached[v as usize], "{} has share {} but no hop path", v, r.share(v));
             }
         }
     }
