@@ -15,6 +15,10 @@
 //! - appends what was taken to the back of `r`'s queue, in the same order (a
 //!   service's queue is not kept: nothing it sends is tainted).
 //!
+//! A transfer to oneself moves nothing (the queue keeps its order, or sending
+//! oneself one's oldest funds would make what leaves next look cleaner); like the
+//! haircut, it still counts as received, with the taint of the lots it names.
+//!
 //! Unlike the haircut, nothing is ever mixed: a lot keeps its one seed, however
 //! many hops it travels, so amounts are exact integers and every seed is named.
 //! Each address gets, per asset, everything it received and the tainted part of it
@@ -195,20 +199,29 @@ pub fn fifo(node_count: usize, seeds: &[Start], expandable: &[bool], flows: &[Fl
         let accounts = &mut assets[f.asset as usize];
         taken.clear();
         let sender = accounts.get_mut(f.from);
+        // A transfer to oneself moves nothing: the queue keeps its order (else
+        // sending oneself one's oldest funds would put them last, and what leaves
+        // next would be cleaner). It still counts as received, as in the haircut.
+        let to_self = f.from == f.to;
         let mut rest = f.amount;
+        let mut at = 0;
         while rest > 0 {
-            let Some(front) = sender.queue.front_mut() else {
+            let Some(lot) = sender.queue.get_mut(at) else {
                 break;
             };
-            let take = rest.min(front.amount);
+            let take = rest.min(lot.amount);
             taken.push(Lot {
                 amount: take,
-                seed: front.seed,
+                seed: lot.seed,
             });
-            front.amount -= take;
             rest -= take;
-            if front.amount == 0 {
-                sender.queue.pop_front();
+            if to_self {
+                at += 1;
+            } else {
+                lot.amount -= take;
+                if lot.amount == 0 {
+                    sender.queue.pop_front();
+                }
             }
         }
         let (from, block) = (f.from as usize, f.block);
@@ -232,7 +245,7 @@ pub fn fifo(node_count: usize, seeds: &[Start], expandable: &[bool], flows: &[Fl
         }
         let receiver = accounts.get_mut(f.to);
         receiver.got.received = receiver.got.received.saturating_add(f.amount);
-        let keeps = expandable[f.to as usize] || is_seed[f.to as usize];
+        let keeps = (expandable[f.to as usize] || is_seed[f.to as usize]) && !to_self;
         for &lot in &taken {
             if lot.seed != CLEAN {
                 receiver.got.add(lot.seed, lot.amount);
@@ -413,6 +426,24 @@ mod tests {
             (E, vec![]),
             "the token's taint stays in the token"
         );
+    }
+
+    #[test]
+    fn a_transfer_to_oneself_keeps_the_order() {
+        // A holds 2 tainted then 2 clean and sends itself 2: the tainted lot stays
+        // first, so its next 2 out are still the tainted ones.
+        let r = run(
+            10,
+            &[seed(0)],
+            &[
+                flow(1, 0, 1, ETH, 2 * E),
+                flow(2, 9, 1, ETH, 2 * E),
+                flow(3, 1, 1, ETH, 2 * E),
+                flow(4, 1, 2, ETH, 2 * E),
+            ],
+        );
+        assert_eq!(got(&r, 1, ETH), (6 * E, vec![(0, 4 * E)]));
+        assert_eq!(got(&r, 2, ETH), (2 * E, vec![(0, 2 * E)]));
     }
 
     #[test]

@@ -51,7 +51,8 @@ fn case() -> impl Strategy<Value = Case> {
 /// The obvious FIFO: every address's balance is a queue of single units, each
 /// marked with the seed it came from (`None`: clean). A transfer moves its first
 /// `amount` units (clean ones for what the queue lacks), all marked by the sender
-/// when it is a seed at that block and all clean when it is a service. Returns,
+/// when it is a seed at that block and all clean when it is a service; to oneself
+/// it names them without moving them. Returns,
 /// per (address, asset), the units received and how many came from each seed.
 fn unit_fifo(c: &Case) -> BTreeMap<(u32, u32), (u64, BTreeMap<u32, u64>)> {
     let mut since: BTreeMap<u32, u32> = BTreeMap::new();
@@ -66,9 +67,14 @@ fn unit_fifo(c: &Case) -> BTreeMap<(u32, u32), (u64, BTreeMap<u32, u64>)> {
             continue;
         }
         let queue = queues.entry((from, asset)).or_default();
-        let mut units: Vec<Option<u32>> = (0..amount)
-            .map(|_| queue.pop_front().unwrap_or(None))
-            .collect();
+        // To oneself: the units are named, not moved.
+        let mut units: Vec<Option<u32>> = if from == to {
+            (0..amount as usize)
+                .map(|i| queue.get(i).copied().flatten())
+                .collect()
+        } else {
+            (0..amount).map(|_| queue.pop_front().flatten()).collect()
+        };
         if since.get(&from).is_some_and(|&s| block >= s) {
             units = vec![Some(from); amount as usize];
         } else if c.services[from as usize] {
@@ -81,7 +87,7 @@ fn unit_fifo(c: &Case) -> BTreeMap<(u32, u32), (u64, BTreeMap<u32, u64>)> {
                 *entry.1.entry(seed).or_default() += 1;
             }
         }
-        if !c.services[to as usize] || since.contains_key(&to) {
+        if from != to && (!c.services[to as usize] || since.contains_key(&to)) {
             queues.entry((to, asset)).or_default().extend(units);
         }
     }
