@@ -725,7 +725,7 @@ fn score(db: &Path, args: ScoreArgs) -> Result<()> {
             match &worst {
                 Some((e, h)) => {
                     fields.push(e.share().to_string());
-                    fields.push(format!("{:.0}", e.tainted().floor()));
+                    fields.push(report::tainted_units(e.tainted(), e.received));
                     fields.push(
                         h.assets
                             .get(e.asset as usize)

@@ -147,6 +147,18 @@ fn units(x: f64) -> String {
     format!("{:.0}", x.max(0.0).floor())
 }
 
+/// A tainted amount `t` of `received`, for output: rounded down to whole base units,
+/// except that all of it reads as the exact amount received. (An `f64` holds
+/// integers exactly only up to 2^53, so a fully tainted 99581196500000000000 wei
+/// would otherwise print as 99581196499999997952.)
+pub fn tainted_units(t: f64, received: alloy_primitives::U256) -> String {
+    if !received.is_zero() && t >= f64::from(received) {
+        received.to_string()
+    } else {
+        units(t)
+    }
+}
+
 /// What `node` received of `asset` under FIFO, when the analysis ran it. (It
 /// received the asset if the haircut says so: both count the same transfers.)
 fn fifo_of(h: &HaircutExposure, node: u32, asset: u32) -> Option<FifoExposure> {
@@ -172,7 +184,7 @@ fn haircut_facts(analysis: &Analysis, node: u32, f: &mut Finding) {
         }
     };
     f.share = Some(worst.share());
-    f.tainted = Some(units(worst.tainted()));
+    f.tainted = Some(tainted_units(worst.tainted(), worst.received));
     if let Some(fifo) = fifo_of(h, node, worst.asset) {
         f.fifo_share = Some(fifo.share());
         f.fifo_tainted = Some(fifo.tainted().to_string());
@@ -204,7 +216,7 @@ fn haircut_facts(analysis: &Analysis, node: u32, f: &mut Finding) {
         .map(|(c, t)| Contribution {
             source: c.clone(),
             category: c,
-            tainted: units(t),
+            tainted: tainted_units(t, worst.received),
             share: part(t),
         })
         .collect();
@@ -214,7 +226,7 @@ fn haircut_facts(analysis: &Analysis, node: u32, f: &mut Finding) {
         .map(|(seed, t)| Contribution {
             source: lower_hex(&analysis.graph.address(seed)),
             category: category(seed),
-            tainted: units(t),
+            tainted: tainted_units(t, worst.received),
             share: part(t),
         })
         .collect();
@@ -760,7 +772,7 @@ where
                         .get(e.asset as usize)
                         .map_or_else(String::new, |a| a.to_string()),
                     received: e.received.to_string(),
-                    tainted: units(e.tainted()),
+                    tainted: tainted_units(e.tainted(), e.received),
                     share: e.share(),
                     fifo_tainted: fifo_of(h, node, e.asset).map(|f| f.tainted().to_string()),
                     fifo_share: fifo_of(h, node, e.asset).map(|f| f.share()),
@@ -990,4 +1002,23 @@ pub fn explain(old: &[Rescreen], new: &[Rescreen]) -> Vec<ScoreChange> {
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::U256;
+
+    use super::tainted_units;
+
+    #[test]
+    fn all_of_an_amount_reads_as_the_exact_amount() {
+        // Not representable in f64: the nearest f64 is 99581196499999997952.
+        let received = U256::from(99_581_196_500_000_000_000u128);
+        let all = f64::from(received);
+        assert_eq!(format!("{all:.0}"), "99581196499999997952");
+        assert_eq!(tainted_units(all, received), "99581196500000000000");
+        assert_eq!(tainted_units(all * 0.5, received), "49790598249999998976");
+        assert_eq!(tainted_units(1.9, U256::from(5u8)), "1");
+        assert_eq!(tainted_units(0.0, U256::ZERO), "0");
+    }
 }
