@@ -487,6 +487,40 @@ fn real_responses_validate_against_the_openapi_spec() {
     assert!(!jsonschema::draft202012::new(&root).unwrap().is_valid(&bad));
 }
 
+/// Under a FIFO policy the answers carry the FIFO fields, and still validate.
+#[test]
+fn fifo_answers_validate_against_the_openapi_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_db(dir.path());
+    let policy = crate::common::default_policy_with(
+        dir.path(),
+        "fifo.toml",
+        &[("max_hops = 6", "fifo = true\nmax_hops = 6")],
+    );
+    let options = hoptrace::analysis::setup::Options {
+        policy: Some(policy),
+        ..Default::default()
+    };
+    let data = Data::load(&db, options, 1 << 20).expect("demo data loads");
+    let server = Server::start(Arc::new(Shared {
+        data: Arc::new(data),
+        settings: Settings::default(),
+    }));
+    let spec: Value = serde_json::from_str(hoptrace::serve::api::OPENAPI).unwrap();
+    let reply = server.get(&format!("/v1/addresses/{ONE_HOP}"));
+    assert_eq!(reply.status, 200);
+    let answer = reply.json();
+    let name = response_schema(&spec, "get", "/v1/addresses/{address}", 200);
+    validate(&spec, &name, &answer);
+    assert_eq!(answer["provenance"]["policy"]["fifo"], true);
+    // One hop from the exploiter, all of what it received tainted in both views.
+    let exposure = &answer["exposure"][0];
+    assert_eq!(exposure["fifo_tainted"], exposure["received"], "{answer}");
+    assert_eq!(exposure["fifo_share"], 1.0);
+    assert_eq!(answer["downstream"]["fifo_share"], 1.0);
+    drop(server);
+}
+
 #[test]
 fn bad_input_gets_a_4xx_that_says_what_is_wrong() {
     let (_dir, _db, server) = demo_server(Settings {
