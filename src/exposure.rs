@@ -27,7 +27,7 @@ pub mod fifo;
 pub mod haircut;
 mod untimed;
 
-pub use fifo::{FifoExposure, FifoResult, fifo};
+pub use fifo::{FifoExposure, FifoResult, FifoTotals, fifo};
 pub use haircut::{Exposure, Flow, Haircut, HaircutResult, haircut};
 pub use untimed::untimed_hops;
 

@@ -739,8 +739,8 @@ fn score(db: &Path, args: ScoreArgs) -> Result<()> {
             if a.policy.fifo {
                 // Under FIFO, for the same asset as the haircut's columns.
                 let fifo = worst.as_ref().and_then(|(e, h)| {
-                    let f = h.fifo.as_ref()?.exposure(node?, e.asset);
-                    Some(f.map_or((0.0, 0), |f| (f.share(), f.tainted())))
+                    let f = h.fifo.as_ref()?.totals(node?, e.asset).unwrap_or_default();
+                    Some((f.share(), f.tainted))
                 });
                 match fifo {
                     Some((share, tainted)) => {

@@ -12,7 +12,7 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::analysis::{Analysis, HaircutExposure};
-use crate::exposure::{FifoExposure, Step};
+use crate::exposure::{FifoTotals, Step};
 use crate::graph::Direction;
 use crate::labels::{Label, SeedSource};
 use crate::policy::Policy;
@@ -161,9 +161,9 @@ pub fn tainted_units(t: f64, received: alloy_primitives::U256) -> String {
 
 /// What `node` received of `asset` under FIFO, when the analysis ran it. (It
 /// received the asset if the haircut says so: both count the same transfers.)
-fn fifo_of(h: &HaircutExposure, node: u32, asset: u32) -> Option<FifoExposure> {
+fn fifo_of(h: &HaircutExposure, node: u32, asset: u32) -> Option<FifoTotals> {
     let fifo = h.fifo.as_ref()?;
-    Some(fifo.exposure(node, asset).cloned().unwrap_or_default())
+    Some(fifo.totals(node, asset).unwrap_or_default())
 }
 
 /// The haircut part of a downstream finding.
@@ -187,7 +187,7 @@ fn haircut_facts(analysis: &Analysis, node: u32, f: &mut Finding) {
     f.tainted = Some(tainted_units(worst.tainted(), worst.received));
     if let Some(fifo) = fifo_of(h, node, worst.asset) {
         f.fifo_share = Some(fifo.share());
-        f.fifo_tainted = Some(fifo.tainted().to_string());
+        f.fifo_tainted = Some(fifo.tainted.to_string());
     }
     f.asset = h.assets.get(worst.asset as usize).map(|a| a.to_string());
     let category = |seed: u32| {
@@ -774,7 +774,7 @@ where
                     received: e.received.to_string(),
                     tainted: tainted_units(e.tainted(), e.received),
                     share: e.share(),
-                    fifo_tainted: fifo_of(h, node, e.asset).map(|f| f.tainted().to_string()),
+                    fifo_tainted: fifo_of(h, node, e.asset).map(|f| f.tainted.to_string()),
                     fifo_share: fifo_of(h, node, e.asset).map(|f| f.share()),
                 })
                 .collect()

@@ -12,7 +12,7 @@
 //! changes with every transfer import or fetch), every label in use as read (with
 //! `since` dates resolved to blocks, so new block timestamps count), the policy's
 //! canonical text, and whether hops are timed. It holds the directions and the
-//! haircut that its run computed; a run that wants one it lacks computes all it
+//! haircut that its run computed (with the FIFO totals under a FIFO policy); a run that wants one it lacks computes all it
 //! wants and rewrites it. A file that cannot be read or written is reported and
 //! bypassed, never fatal.
 
@@ -24,7 +24,7 @@ use memmap2::Mmap;
 use sha2::{Digest, Sha256};
 
 use crate::analysis::{Analysis, HaircutExposure};
-use crate::exposure::{HaircutResult, Reach};
+use crate::exposure::{FifoResult, HaircutResult, Reach};
 use crate::graph::Direction;
 use crate::labels::Label;
 use crate::policy::Policy;
@@ -32,7 +32,7 @@ use crate::table::{CacheFile, Table};
 
 const FILE: CacheFile = CacheFile {
     magic: b"HOPTRACE-RES",
-    version: 1,
+    version: 2,
     align: 64,
     what: "results cache",
 };
@@ -61,6 +61,8 @@ pub(crate) struct Cached {
     downstream: bool,
     upstream: bool,
     haircut: bool,
+    /// The haircut comes with FIFO totals.
+    fifo: bool,
 }
 
 impl Cached {
@@ -106,13 +108,18 @@ impl Cached {
             if spent.len() != nodes || significant.len() != nodes {
                 return Err(r.invalid("haircut flags for another graph"));
             }
+            // Present when the policy asks for FIFO (the key covers the policy).
+            let fifo = if self.fifo {
+                Some(FifoResult::read_from(&mut r, nodes)?)
+            } else {
+                None
+            };
             a.haircut = Some(HaircutExposure {
                 result,
                 assets,
                 spent: spent.iter().map(|&b| b != 0).collect(),
                 significant: significant.iter().map(|&b| b != 0).collect(),
-                // Runs under a FIFO policy never use this cache (`setup::analyse`).
-                fifo: None,
+                fifo,
             });
         }
         Ok(())
@@ -133,6 +140,7 @@ pub(crate) fn open(path: &Path, key: &str) -> io::Result<Option<Cached>> {
         downstream: flags & 1 != 0,
         upstream: flags & 2 != 0,
         haircut: flags & 4 != 0,
+        fifo: flags & 8 != 0,
         map,
     }))
 }
@@ -141,9 +149,11 @@ pub(crate) fn open(path: &Path, key: &str) -> io::Result<Option<Cached>> {
 /// trusted without reading it in full.
 pub(crate) fn write(path: &Path, key: &str, a: &Analysis) -> io::Result<()> {
     FILE.write(path, key, true, |w| {
+        let fifo = a.haircut.as_ref().and_then(|h| h.fifo.as_ref());
         let flags = u64::from(a.downstream.is_some())
             | u64::from(a.upstream.is_some()) << 1
-            | u64::from(a.haircut.is_some()) << 2;
+            | u64::from(a.haircut.is_some()) << 2
+            | u64::from(fifo.is_some()) << 3;
         w.u64(flags)?;
         w.u64(a.graph.node_count() as u64)?;
         for reach in [&a.downstream, &a.upstream].into_iter().flatten() {
@@ -154,6 +164,9 @@ pub(crate) fn write(path: &Path, key: &str, a: &Analysis) -> io::Result<()> {
             let bytes = |v: &[bool]| v.iter().map(|&b| u8::from(b)).collect::<Vec<u8>>();
             w.table(&bytes(&h.spent))?;
             w.table(&bytes(&h.significant))?;
+            if let Some(fifo) = fifo {
+                fifo.write_to(w)?;
+            }
         }
         Ok(())
     })

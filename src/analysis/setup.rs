@@ -125,9 +125,8 @@ pub fn analyse(
     }
     let (timed, haircut) = (!options.ignore_time, !options.no_haircut);
     // The results of an earlier run under the same data, labels and policy: then
-    // the graph is only looked up, in place. The file holds no FIFO results, so a
-    // FIFO policy always computes (and leaves the file alone).
-    let cache = analysis::beside(store, ".results").filter(|_| !policy.fifo);
+    // the graph is only looked up, in place.
+    let cache = analysis::beside(store, ".results");
     let key = results::key(&store.graph_fingerprint()?, &labels, &policy, timed);
     let cached = cache.as_deref().and_then(|path| match results::open(path, &key) {
         Ok(cached) => cached.filter(|c| c.covers(directions, haircut)),

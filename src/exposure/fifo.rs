@@ -34,11 +34,13 @@
 //! the 50 M-transfer benchmark store it takes about 12 s.
 
 use std::collections::VecDeque;
+use std::io::{self, Write};
 
 use rustc_hash::FxHashMap;
 
 use super::Start;
 use super::haircut::Flow;
+use crate::table::{Table, TableReader, TableWriter};
 
 /// The seed id of a clean lot.
 const CLEAN: u32 = u32::MAX;
@@ -128,25 +130,72 @@ impl Accounts {
     }
 }
 
+/// What one address received of one asset under FIFO, in total: all that the
+/// reports use, and all that a results file keeps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FifoTotals {
+    /// Everything received, in base units.
+    pub received: u128,
+    /// The tainted part of it, over all seeds.
+    pub tainted: u128,
+}
+
+impl FifoTotals {
+    /// The tainted share of what was received, in [0, 1]; 0 when nothing was.
+    pub fn share(&self) -> f64 {
+        if self.received == 0 {
+            return 0.0;
+        }
+        (self.tainted as f64 / self.received as f64).clamp(0.0, 1.0)
+    }
+}
+
 /// The result of a FIFO pass: what every address received, per asset.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FifoResult {
-    /// By asset id; the queues are emptied once the pass is done.
-    assets: Vec<Accounts>,
+    inner: Inner,
+}
+
+#[derive(Debug)]
+enum Inner {
+    /// As computed: by asset id, with every seed's part (the queues emptied).
+    Built(Vec<Accounts>),
+    /// As read from a results file: the totals of every (address, asset) that
+    /// received something, sorted by (address, asset).
+    Mapped {
+        keys: Table<[u32; 2]>,
+        totals: Table<[u128; 2]>,
+    },
 }
 
 impl FifoResult {
-    /// What `node` received of `asset`, if anything.
-    pub fn exposure(&self, node: u32, asset: u32) -> Option<&FifoExposure> {
-        let account = self.assets.get(asset as usize)?.get(node)?;
-        (account.got.received != 0).then_some(&account.got)
+    /// What `node` received of `asset` in total, if anything.
+    pub fn totals(&self, node: u32, asset: u32) -> Option<FifoTotals> {
+        match &self.inner {
+            Inner::Built(assets) => {
+                let got = &assets.get(asset as usize)?.get(node)?.got;
+                (got.received != 0).then(|| FifoTotals {
+                    received: got.received,
+                    tainted: got.tainted(),
+                })
+            }
+            Inner::Mapped { keys, totals } => {
+                let i = keys.binary_search(&[node, asset]).ok()?;
+                let [received, tainted] = *totals.get(i)?;
+                Some(FifoTotals { received, tainted })
+            }
+        }
     }
 
-    /// Every (address, asset) that received something, with what it received,
-    /// sorted.
+    /// Every (address, asset) that received something, with what it received by
+    /// seed, sorted; empty for a result read from a results file (which keeps the
+    /// totals only).
     pub fn entries(&self) -> Vec<((u32, u32), &FifoExposure)> {
+        let Inner::Built(assets) = &self.inner else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
-        for (asset, accounts) in self.assets.iter().enumerate() {
+        for (asset, accounts) in assets.iter().enumerate() {
             let asset = asset as u32;
             match accounts {
                 Accounts::Dense(v) => out.extend(
@@ -162,6 +211,35 @@ impl FifoResult {
         out.retain(|(_, got)| got.received != 0);
         out.sort_unstable_by_key(|e| e.0);
         out
+    }
+
+    /// Writes the totals to a results file (see `analysis::results`).
+    pub(crate) fn write_to<W: Write>(&self, w: &mut TableWriter<W>) -> io::Result<()> {
+        let (keys, totals): (Vec<[u32; 2]>, Vec<[u128; 2]>) = match &self.inner {
+            Inner::Built(_) => self
+                .entries()
+                .into_iter()
+                .map(|((node, asset), got)| ([node, asset], [got.received, got.tainted()]))
+                .unzip(),
+            Inner::Mapped { keys, totals } => (keys.to_vec(), totals.to_vec()),
+        };
+        w.table(&keys)?;
+        w.table(&totals)
+    }
+
+    /// Reads what [`FifoResult::write_to`] wrote, mapped in place. Checked: the
+    /// arrays fit together and name addresses below `nodes`, in order.
+    pub(crate) fn read_from(r: &mut TableReader<'_>, nodes: usize) -> io::Result<FifoResult> {
+        let keys: Table<[u32; 2]> = r.table()?;
+        let totals: Table<[u128; 2]> = r.table()?;
+        let ordered = keys.windows(2).all(|k| k[0] < k[1]);
+        let known = keys.last().is_none_or(|k| (k[0] as usize) < nodes);
+        if keys.len() != totals.len() || !ordered || !known {
+            return Err(r.invalid("FIFO totals for another graph"));
+        }
+        Ok(FifoResult {
+            inner: Inner::Mapped { keys, totals },
+        })
     }
 }
 
@@ -262,7 +340,9 @@ pub fn fifo(node_count: usize, seeds: &[Start], expandable: &[bool], flows: &[Fl
             Accounts::Sparse(m) => m.values_mut().for_each(|a| a.queue = VecDeque::new()),
         }
     }
-    FifoResult { assets }
+    FifoResult {
+        inner: Inner::Built(assets),
+    }
 }
 
 #[cfg(test)]
@@ -292,7 +372,13 @@ mod tests {
     }
 
     fn got(r: &FifoResult, node: u32, asset: u32) -> (u128, Vec<(u32, u128)>) {
-        let e = r.exposure(node, asset).expect("received something");
+        let entries = r.entries();
+        let (_, e) = entries
+            .iter()
+            .find(|(key, _)| *key == (node, asset))
+            .expect("received something");
+        let totals = r.totals(node, asset).expect("totals");
+        assert_eq!((totals.received, totals.tainted), (e.received, e.tainted()));
         (e.received, e.by_seed.clone())
     }
 
@@ -313,10 +399,10 @@ mod tests {
             ],
         );
         assert_eq!(got(&r, 2, ETH), (5 * E, vec![(0, 5 * E)]));
-        assert_eq!(r.exposure(2, ETH).unwrap().share(), 1.0);
+        assert_eq!(r.totals(2, ETH).unwrap().share(), 1.0);
         // What is left, and goes to C next, is the clean 5.
         assert_eq!(got(&r, 3, ETH), (5 * E, vec![]));
-        assert_eq!(r.exposure(3, ETH).unwrap().share(), 0.0);
+        assert_eq!(r.totals(3, ETH).unwrap().share(), 0.0);
     }
 
     #[test]

@@ -223,7 +223,8 @@ fn fifo_is_reported_beside_the_haircut_when_the_policy_asks() {
     assert_eq!(second["exposure"][0]["fifo_tainted"], "0");
     // The score keeps using the haircut: both score alike.
     assert_eq!(first["score"], second["score"]);
-    // Reproducible, and never served from (or written to) the results cache.
+    // Reproducible: the rerun is answered from the results cache, with the FIFO
+    // totals (tests/it/snapshot.rs checks that it is).
     assert_eq!(check(&db, &["--policy", policy]).0, text);
     assert_eq!(check(&db, &[]).0, plain);
 

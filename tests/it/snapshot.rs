@@ -235,6 +235,17 @@ fn results_cache_follows_the_store_labels_and_policy() {
     assert_eq!(fresh(&["--policy", policy]), first);
     assert_eq!(cached(&["--policy", policy]), first);
 
+    // A FIFO policy: its totals are cached with the haircut.
+    let fifo = crate::common::default_policy_with(
+        dir.path(),
+        "fifo.toml",
+        &[("max_hops = 6", "fifo = true\nmax_hops = 6")],
+    );
+    let fifo = fifo.to_str().unwrap();
+    let with_fifo = fresh(&["--policy", fifo]);
+    assert!(with_fifo[0].contains("\"fifo_share\""), "{}", with_fifo[0]);
+    assert_eq!(cached(&["--policy", fifo]), with_fifo);
+
     // A new label: the first hop of the chain becomes a hack address.
     crate::common::import_labels_text(
         &db,
