@@ -120,3 +120,61 @@ pub(crate) fn poison_reached(
     );
     internal.iter().map(|&v| reach.hops(v).is_some()).collect()
 }
+
+/// A random multigraph for the value properties: transfers (from, to, block,
+/// asset, amount) in chain order (sorted by block, stable), 1 to 3 seeds with
+/// `since` blocks, and one address in five a service.
+#[derive(Debug, Clone)]
+pub(crate) struct ValueCase {
+    pub(crate) nodes: usize,
+    pub(crate) transfers: Vec<(u32, u32, u32, u32, u64)>,
+    pub(crate) starts: Vec<hoptrace::exposure::Start>,
+    pub(crate) services: Vec<bool>,
+}
+
+/// [`ValueCase`]s of up to `max_nodes - 1` addresses, blocks below `max_blocks`,
+/// two assets and amounts drawn from `amount`.
+pub(crate) fn value_case(
+    max_nodes: usize,
+    max_blocks: u32,
+    amount: impl proptest::strategy::Strategy<Value = u64> + Clone,
+) -> impl proptest::strategy::Strategy<Value = ValueCase> {
+    use hoptrace::exposure::Start;
+    use proptest::prelude::*;
+    (1usize..max_nodes, 0u32..max_blocks).prop_flat_map(move |(nodes, blocks)| {
+        let n = nodes as u32;
+        let transfer = (0..n, 0..n, 0..=blocks, 0u32..2, amount.clone());
+        let start = (0..n, 0..=blocks + 1).prop_map(|(node, since)| Start { node, since });
+        (
+            Just(nodes),
+            prop::collection::vec(transfer, 0..40),
+            prop::collection::vec(start, 1..4),
+            prop::collection::vec(prop::bool::weighted(0.2), nodes),
+        )
+            .prop_map(|(nodes, mut transfers, starts, services)| {
+                transfers.sort_by_key(|t| t.2);
+                ValueCase {
+                    nodes,
+                    transfers,
+                    starts,
+                    services,
+                }
+            })
+    })
+}
+
+/// `transfers` (from, to, block, asset, amount) as the value engines' flows.
+pub(crate) fn flows_of(transfers: &[(u32, u32, u32, u32, u64)]) -> Vec<hoptrace::exposure::Flow> {
+    transfers
+        .iter()
+        .map(
+            |&(from, to, block, asset, amount)| hoptrace::exposure::Flow {
+                block,
+                from,
+                to,
+                asset,
+                amount: u128::from(amount),
+            },
+        )
+        .collect()
+}

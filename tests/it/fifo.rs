@@ -9,43 +9,18 @@ use std::path::Path;
 use proptest::prelude::*;
 use serde_json::Value;
 
-use hoptrace::exposure::{Flow, Start, fifo};
+use hoptrace::exposure::fifo;
 
-use crate::common::{default_policy_with, hoptrace, import_both, ok, poison_reached, write};
+use crate::common::{
+    ValueCase, default_policy_with, flows_of, hoptrace, import_both, ok, poison_reached,
+    value_case, write,
+};
 
-/// (from, to, block, asset, amount) in chain order, amounts small enough to move
-/// one unit at a time.
-type Transfer = (u32, u32, u32, u32, u64);
+type Case = ValueCase;
 
-#[derive(Debug, Clone)]
-struct Case {
-    nodes: usize,
-    transfers: Vec<Transfer>,
-    starts: Vec<Start>,
-    services: Vec<bool>,
-}
-
+/// Amounts small enough to move one unit at a time.
 fn case() -> impl Strategy<Value = Case> {
-    (1usize..9, 0u32..8).prop_flat_map(|(nodes, blocks)| {
-        let n = nodes as u32;
-        let transfer = (0..n, 0..n, 0..=blocks, 0u32..2, 0u64..25);
-        let start = (0..n, 0..=blocks + 1).prop_map(|(node, since)| Start { node, since });
-        (
-            Just(nodes),
-            prop::collection::vec(transfer, 0..40),
-            prop::collection::vec(start, 1..4),
-            prop::collection::vec(prop::bool::weighted(0.2), nodes),
-        )
-            .prop_map(|(nodes, mut transfers, starts, services)| {
-                transfers.sort_by_key(|t| t.2);
-                Case {
-                    nodes,
-                    transfers,
-                    starts,
-                    services,
-                }
-            })
-    })
+    value_case(9, 8, 0u64..25)
 }
 
 /// The obvious FIFO: every address's balance is a queue of single units, each
@@ -94,19 +69,6 @@ fn unit_fifo(c: &Case) -> BTreeMap<(u32, u32), (u64, BTreeMap<u32, u64>)> {
     got
 }
 
-fn flows(transfers: &[Transfer]) -> Vec<Flow> {
-    transfers
-        .iter()
-        .map(|&(from, to, block, asset, amount)| Flow {
-            block,
-            from,
-            to,
-            asset,
-            amount: u128::from(amount),
-        })
-        .collect()
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -114,7 +76,7 @@ proptest! {
     #[test]
     fn fifo_matches_moving_units_one_by_one(c in case()) {
         let expand: Vec<bool> = c.services.iter().map(|s| !s).collect();
-        let got = fifo(c.nodes, &c.starts, &expand, &flows(&c.transfers));
+        let got = fifo(c.nodes, &c.starts, &expand, &flows_of(&c.transfers));
         let want = unit_fifo(&c);
         let entries = got.entries();
         prop_assert_eq!(entries.len(), want.len());
@@ -134,7 +96,7 @@ proptest! {
     #[test]
     fn positive_fifo_share_is_reached_by_poison(c in case()) {
         let expand: Vec<bool> = c.services.iter().map(|s| !s).collect();
-        let got = fifo(c.nodes, &c.starts, &expand, &flows(&c.transfers));
+        let got = fifo(c.nodes, &c.starts, &expand, &flows_of(&c.transfers));
         let reached = poison_reached(c.nodes, &c.transfers, &c.starts, &c.services);
         for ((node, _), e) in got.entries() {
             if e.tainted() > 0 {

@@ -3,65 +3,25 @@
 
 use proptest::prelude::*;
 
-use hoptrace::exposure::{Flow, HaircutResult, Start, haircut};
+use hoptrace::exposure::{HaircutResult, Start, haircut};
 use hoptrace::graph::Direction;
 
-use crate::common::poison_reached;
+use crate::common::{ValueCase, flows_of, poison_reached, value_case};
 
-#[derive(Debug, Clone)]
-struct Case {
-    nodes: usize,
-    /// (from, to, block, asset, amount), in chain order (sorted by block, stable).
-    transfers: Vec<(u32, u32, u32, u32, u64)>,
-    starts: Vec<Start>,
-    services: Vec<bool>,
-}
+type Case = ValueCase;
 
 fn case() -> impl Strategy<Value = Case> {
-    (1usize..12, 0u32..10).prop_flat_map(|(nodes, blocks)| {
-        let n = nodes as u32;
-        let amount = prop_oneof![0u64..5, 1u64..1_000, Just(u64::MAX)];
-        let transfer = (0..n, 0..n, 0..=blocks, 0u32..2, amount);
-        let start = (0..n, 0..=blocks + 1).prop_map(|(node, since)| Start { node, since });
-        (
-            Just(nodes),
-            prop::collection::vec(transfer, 0..40),
-            prop::collection::vec(start, 1..4),
-            prop::collection::vec(prop::bool::weighted(0.2), nodes),
-        )
-            .prop_map(|(nodes, mut transfers, starts, services)| {
-                transfers.sort_by_key(|t| t.2);
-                Case {
-                    nodes,
-                    transfers,
-                    starts,
-                    services,
-                }
-            })
-    })
+    value_case(12, 10, prop_oneof![0u64..5, 1u64..1_000, Just(u64::MAX)])
 }
 
 fn expandable(c: &Case) -> Vec<bool> {
     c.services.iter().map(|s| !s).collect()
 }
 
-fn flows(transfers: &[(u32, u32, u32, u32, u64)]) -> Vec<Flow> {
-    transfers
-        .iter()
-        .map(|&(from, to, block, asset, amount)| Flow {
-            block,
-            from,
-            to,
-            asset,
-            amount: u128::from(amount),
-        })
-        .collect()
-}
-
 fn run(c: &Case, nodes: usize, transfers: &[(u32, u32, u32, u32, u64)]) -> HaircutResult {
     let mut expand = expandable(c);
     expand.resize(nodes, true);
-    haircut(nodes, &c.starts, &expand, flows(transfers))
+    haircut(nodes, &c.starts, &expand, flows_of(transfers))
 }
 
 proptest! {
@@ -177,7 +137,7 @@ proptest! {
     /// part below what an `f32` fraction of the total can hold.)
     #[test]
     fn fast_engine_matches_the_reference(c in case()) {
-        let flows = flows(&c.transfers);
+        let flows = flows_of(&c.transfers);
         let expand = expandable(&c);
         let fast = haircut(c.nodes, &c.starts, &expand, flows.iter().copied());
         let (want, carried) = hoptrace::exposure::haircut::reference::reference_haircut(
@@ -254,7 +214,7 @@ fn fast_engine_matches_the_reference_on_a_larger_graph() {
         },
     ];
     let expand: Vec<bool> = (0..nodes).map(|v| v % 37 != 5).collect();
-    let flows = flows(&transfers);
+    let flows = flows_of(&transfers);
     let fast = haircut(nodes, &starts, &expand, flows.iter().copied());
     let (want, carried) =
         hoptrace::exposure::haircut::reference::reference_haircut(nodes, &starts, &expand, &flows);
