@@ -71,6 +71,8 @@
 //! asset.
 
 pub mod reference;
+#[cfg(target_arch = "x86_64")]
+mod simd;
 
 use alloy_primitives::U256;
 
@@ -209,6 +211,16 @@ impl Top<f32> {
     /// and small sorting networks pick the largest: 15 compare-exchanges.
     #[inline]
     fn mix(&self, wa: f64, other: &Top<f32>, wb: f64) -> Top<f32> {
+        #[cfg(target_arch = "x86_64")]
+        if simd::available() {
+            // SAFETY: the processor has AVX2 (just checked).
+            return unsafe { simd::mix(self, wa, other, wb) };
+        }
+        self.mix_portable(wa, other, wb)
+    }
+
+    /// [`Top::mix`] on any processor.
+    fn mix_portable(&self, wa: f64, other: &Top<f32>, wb: f64) -> Top<f32> {
         /// The key of a candidate; 0 unless its part is positive once stored.
         #[inline(always)]
         fn key(seed: u32, part: f64) -> u64 {
@@ -1104,8 +1116,20 @@ mod tests {
     }
 
     fn random_top(rng: &mut fastrand::Rng) -> Top<f32> {
+        // Eight seed ids, some with the top bit set (the vector version compares
+        // keys as signed integers).
+        const IDS: [u32; 8] = [
+            0,
+            1,
+            2,
+            7,
+            0x7fff_ffff,
+            0x8000_0000,
+            0x8000_0001,
+            0xffff_fffe,
+        ];
         let mut seeds: Vec<u32> = (0..rng.usize(0..=TOP_SEEDS))
-            .map(|_| rng.u32(0..8))
+            .map(|_| IDS[rng.usize(0..8)])
             .collect();
         seeds.sort_unstable();
         seeds.dedup();
@@ -1172,11 +1196,9 @@ mod tests {
             let (a, b) = (random_top(&mut rng), random_top(&mut rng));
             let w = [0.0, 0.5, 1.0, 1e-30, rng.f64()];
             let (wa, wb) = (w[rng.usize(0..5)], w[rng.usize(0..5)]);
-            assert_eq!(
-                a.mix(wa, &b, wb),
-                reference::merge(&a, wa, &b, wb),
-                "{a:?} {wa} {b:?} {wb}"
-            );
+            let want = reference::merge(&a, wa, &b, wb);
+            assert_eq!(a.mix_portable(wa, &b, wb), want, "{a:?} {wa} {b:?} {wb}");
+            assert_eq!(a.mix(wa, &b, wb), want, "{a:?} {wa} {b:?} {wb}");
         }
     }
 

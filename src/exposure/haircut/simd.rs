@@ -1,0 +1,115 @@
+//! `Top::mix` in AVX2, for x86-64 processors that have it (checked at run time):
+//! the same candidates, keys and sorting networks as the portable version, eight
+//! keys in two registers instead of sixteen scalar compare-exchanges, and the
+//! same arithmetic (separate multiplies and adds in `f64`, one rounding to `f32`),
+//! so both give the same bits. A unit test runs both on random mixes against the
+//! reference merge.
+
+use std::arch::x86_64::*;
+
+use super::Top;
+
+/// Whether this processor runs [`mix`] (the answer is cached by the standard
+/// library).
+#[inline]
+pub(super) fn available() -> bool {
+    std::arch::is_x86_feature_detected!("avx2")
+}
+
+/// Sorts the four 64-bit lanes of `v`, largest first, comparing them as signed
+/// integers: three stages of compare-exchanges across lanes.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn sort4_descending(v: __m256i) -> __m256i {
+    // Pairs (0, 1) and (2, 3): the larger to lanes 0 and 2.
+    let pairs = |v: __m256i| {
+        let swapped = _mm256_permute4x64_epi64::<0b10_11_00_01>(v);
+        let greater = _mm256_cmpgt_epi64(v, swapped);
+        let max = _mm256_blendv_epi8(swapped, v, greater);
+        let min = _mm256_blendv_epi8(v, swapped, greater);
+        _mm256_blend_epi32::<0b1100_1100>(max, min)
+    };
+    let v = pairs(v);
+    // (0, 3) and (1, 2): the two larger to lanes 0 and 1 (a bitonic merge).
+    let reversed = _mm256_permute4x64_epi64::<0b00_01_10_11>(v);
+    let greater = _mm256_cmpgt_epi64(v, reversed);
+    let max = _mm256_blendv_epi8(reversed, v, greater);
+    let min = _mm256_blendv_epi8(v, reversed, greater);
+    pairs(_mm256_blend_epi32::<0b1111_0000>(max, min))
+}
+
+/// The keys of four candidates (see `Top::mix`): the part rounded to `f32`, its
+/// bits above the inverted seed; 0 where that part is not positive.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn keys(seeds: __m128i, parts: __m256d) -> __m256i {
+    let stored = _mm256_cvtpd_ps(parts);
+    let positive = _mm_castps_si128(_mm_cmpgt_ps(stored, _mm_setzero_ps()));
+    let bits = _mm_and_si128(_mm_castps_si128(stored), positive);
+    let inverted = _mm_andnot_si128(seeds, positive);
+    _mm256_or_si256(
+        _mm256_slli_epi64::<32>(_mm256_cvtepu32_epi64(bits)),
+        _mm256_cvtepu32_epi64(inverted),
+    )
+}
+
+/// `this * wa + other * wb`, as `Top::mix`.
+///
+/// # Safety
+/// The processor must support AVX2 ([`available`]).
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn mix(this: &Top<f32>, wa: f64, other: &Top<f32>, wb: f64) -> Top<f32> {
+    // SAFETY: each load reads four 4-byte values from an array of four.
+    let (sa, sb, pa, pb) = unsafe {
+        (
+            _mm_loadu_si128(this.seeds.as_ptr().cast()),
+            _mm_loadu_si128(other.seeds.as_ptr().cast()),
+            _mm_loadu_ps(this.parts.as_ptr()),
+            _mm_loadu_ps(other.parts.as_ptr()),
+        )
+    };
+    let pa = _mm256_mul_pd(_mm256_cvtps_pd(pa), _mm256_set1_pd(wa));
+    let pb = _mm256_mul_pd(_mm256_cvtps_pd(pb), _mm256_set1_pd(wb));
+    // Theirs: for each of this side's seeds, the other side's part of the same seed
+    // (added in the other side's order, zeros included, as the portable version
+    // does); matched: the other side's seeds that this side names.
+    let mut theirs = _mm256_setzero_pd();
+    let mut matched = _mm_setzero_si128();
+    macro_rules! step {
+        ($lane:literal) => {{
+            const ALL: i32 = $lane * 0b01_01_01_01;
+            let same = _mm_cmpeq_epi32(sa, _mm_shuffle_epi32::<ALL>(sb));
+            let part = _mm256_permute4x64_pd::<ALL>(pb);
+            let same_wide = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(same));
+            theirs = _mm256_add_pd(theirs, _mm256_and_pd(same_wide, part));
+            let named = _mm_cmpeq_epi32(sb, _mm_shuffle_epi32::<ALL>(sa));
+            matched = _mm_or_si128(matched, named);
+        }};
+    }
+    step!(0);
+    step!(1);
+    step!(2);
+    step!(3);
+    let a = keys(sa, _mm256_add_pd(pa, theirs));
+    let unmatched = _mm256_andnot_pd(_mm256_castsi256_pd(_mm256_cvtepi32_epi64(matched)), pb);
+    let b = keys(sb, unmatched);
+    // Both halves sorted; the larger of a[i] and b[3 - i] are the 4 largest.
+    let a = sort4_descending(a);
+    let b = _mm256_permute4x64_epi64::<0b00_01_10_11>(sort4_descending(b));
+    let best = _mm256_blendv_epi8(b, a, _mm256_cmpgt_epi64(a, b));
+    // Rotated: the inverted seed above the part. Sorted largest first (as
+    // unsigned, so with the sign bit flipped for the signed compare), that is seed
+    // order with no candidate last.
+    let flip = _mm256_set1_epi64x(i64::MIN);
+    let rotated = _mm256_or_si256(_mm256_slli_epi64::<32>(best), _mm256_srli_epi64::<32>(best));
+    let sorted = _mm256_xor_si256(sort4_descending(_mm256_xor_si256(rotated, flip)), flip);
+    // High halves (inverted seeds) to lanes 0-3, low halves (parts) to 4-7: the
+    // layout of a `Top<f32>`, seeds then parts.
+    let halves = _mm256_permutevar8x32_epi32(sorted, _mm256_setr_epi32(1, 3, 5, 7, 0, 2, 4, 6));
+    let out = _mm256_xor_si256(halves, _mm256_setr_epi32(-1, -1, -1, -1, 0, 0, 0, 0));
+    let mut top = Top::<f32>::default();
+    // SAFETY: `Top<f32>` is `repr(C)`, four `u32` seeds then four `f32` parts: 32
+    // bytes with no padding, every bit pattern valid.
+    unsafe { _mm256_storeu_si256(std::ptr::from_mut(&mut top).cast(), out) };
+    top
+}
