@@ -172,7 +172,9 @@ fn haircut_facts(analysis: &Analysis, node: u32, f: &mut Finding) {
         return;
     };
     let Some(worst) = h.result.worst(node) else {
+        // Received nothing: no share in either view.
         f.share = Some(0.0);
+        f.fifo_share = h.fifo.as_ref().map(|_| 0.0);
         return;
     };
     let received = f64::from(worst.received);

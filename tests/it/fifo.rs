@@ -209,6 +209,13 @@ fn fifo_is_reported_beside_the_haircut_when_the_policy_asks() {
     };
     assert_eq!(of(FIRST)["fifo_share"], 1.0);
     assert_eq!(of(SECOND)["fifo_share"], 0.0);
+    // Every downstream finding has a FIFO share, as it has a haircut share (0 for
+    // the seed, which received nothing).
+    for f in &findings {
+        assert_eq!(f["fifo_share"].is_number(), f["share"].is_number(), "{f}");
+    }
+    assert_eq!(of(SANCTIONED)["share"], 0.0);
+    assert_eq!(of(SANCTIONED)["fifo_share"], 0.0);
     // CSV: two more columns at the end, under FIFO only.
     let csv_of = |extra: &[&str]| {
         let (text, _) = ok(hoptrace(&db)
