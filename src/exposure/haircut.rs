@@ -23,10 +23,11 @@
 //! it: its *share* is tainted / received, in [0, 1].
 //!
 //! Attribution is bounded: each holding and each exposure names at most
-//! [`TOP_SEEDS`] seeds (the largest parts as stored; ties to the smaller seed id). When a mix
-//! holds more, the smallest parts are dropped from the names but never from the
-//! totals: the tainted fraction and the tainted amount received are tracked exactly
-//! (to `f64`) on their own, and the unnamed rest is reported as "other seeds".
+//! [`TOP_SEEDS`] seeds (the largest parts as stored; ties to the smaller seed id).
+//! When a mix holds more, the smallest parts are dropped from the names but never
+//! from the totals: the tainted fraction and the tainted amount received are
+//! tracked exactly (to `f64`) on their own, and the unnamed rest is reported as
+//! "other seeds".
 //! Without the bound, mixes on a 50 M-transfer graph grow to hundreds of seeds and
 //! the pass takes hours.
 //!
@@ -60,15 +61,16 @@
 //! chunks and in chain order, to a second thread that keeps the inflows, and adds
 //! up the amounts received whenever no chunk is waiting. Mixing named seeds is a
 //! fixed network of compare-exchanges on 64-bit keys, without data-dependent
-//! branches (`Top::mix`): with many seeds it is the common case; and the pass
-//! branches only where the branch is predictable (`spend`). The obvious engine,
+//! branches (`Top::mix`; in AVX2 where the processor has it, `simd`): with many
+//! seeds it is the common case; and the pass branches only where the branch is
+//! predictable (`spend`). The obvious engine,
 //! `U256` balances and `f64` parts in a hash map per (address, asset), is
 //! [`reference::reference_haircut`]; a property test checks that both agree.
 //!
 //! Cost: O(transfers x TOP_SEEDS) time; memory 32 bytes per flow of the other
-//! assets for the split (up to twice that while its lists grow), 128 bytes per (address, asset) pair while running and 64
-//! after, and 4 MiB of chunks under way between the two threads of the dense
-//! asset.
+//! assets for the split (up to twice that while its lists grow), 128 bytes per
+//! (address, asset) pair while running and 64 after, and 4 MiB of chunks under way
+//! between the two threads of the dense asset.
 
 pub mod reference;
 #[cfg(target_arch = "x86_64")]
