@@ -39,7 +39,7 @@ use std::io::{self, Write};
 use rustc_hash::FxHashMap;
 
 use super::Start;
-use super::haircut::Flow;
+use super::haircut::{Flow, NOT_SEED, counts_by_asset, seed_since};
 use crate::table::{Table, TableReader, TableWriter};
 
 /// The seed id of a clean lot.
@@ -247,22 +247,9 @@ impl FifoResult {
 /// `seeds` (node ids) and `expandable` per address (false for services that are
 /// not seeds).
 pub fn fifo(node_count: usize, seeds: &[Start], expandable: &[bool], flows: &[Flow]) -> FifoResult {
-    let mut since = vec![u32::MAX; node_count];
-    let mut is_seed = vec![false; node_count];
-    for s in seeds {
-        let slot = &mut since[s.node as usize];
-        *slot = (*slot).min(s.since);
-        is_seed[s.node as usize] = true;
-    }
-    let mut counts: Vec<usize> = Vec::new();
-    for f in flows.iter().filter(|f| f.amount != 0) {
-        let a = f.asset as usize;
-        if a >= counts.len() {
-            counts.resize(a + 1, 0);
-        }
-        counts[a] += 1;
-    }
-    let mut assets: Vec<Accounts> = counts
+    let since = seed_since(node_count, seeds);
+    let is_seed = |v: u32| since[v as usize] != NOT_SEED;
+    let mut assets: Vec<Accounts> = counts_by_asset(flows.iter().filter(|f| f.amount != 0))
         .iter()
         .map(|&count| {
             if count >= node_count / 4 && count > 0 {
@@ -302,14 +289,13 @@ pub fn fifo(node_count: usize, seeds: &[Start], expandable: &[bool], flows: &[Fl
                 }
             }
         }
-        let (from, block) = (f.from as usize, f.block);
-        if is_seed[from] && block >= since[from] {
+        if is_seed(f.from) && f.block >= since[f.from as usize] {
             taken.clear();
             taken.push(Lot {
                 amount: f.amount,
                 seed: f.from,
             });
-        } else if !expandable[from] {
+        } else if !expandable[f.from as usize] {
             taken.clear();
             taken.push(Lot {
                 amount: f.amount,
@@ -323,7 +309,7 @@ pub fn fifo(node_count: usize, seeds: &[Start], expandable: &[bool], flows: &[Fl
         }
         let receiver = accounts.get_mut(f.to);
         receiver.got.received = receiver.got.received.saturating_add(f.amount);
-        let keeps = (expandable[f.to as usize] || is_seed[f.to as usize]) && !to_self;
+        let keeps = (expandable[f.to as usize] || is_seed(f.to)) && !to_self;
         for &lot in &taken {
             if lot.seed != CLEAN {
                 receiver.got.add(lot.seed, lot.amount);

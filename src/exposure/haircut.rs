@@ -132,8 +132,8 @@ fn f64_of(x: u128) -> f64 {
 /// How many seeds each holding and each exposure attributes by name.
 pub const TOP_SEEDS: usize = 4;
 
-/// Not a seed.
-const NOT_SEED: u32 = u32::MAX;
+/// Not a seed (above every block: `transfer::MAX_BLOCK` is `u32::MAX - 1`).
+pub(super) const NOT_SEED: u32 = u32::MAX;
 /// An empty slot of a [`Top`].
 const NO_SEED: u32 = u32::MAX;
 
@@ -437,13 +437,8 @@ impl<'a> Haircut<'a> {
     /// caller's numbering) and `expandable` per address (false for services that
     /// are not seeds; a seed always passes its taint on).
     pub fn new(node_count: usize, seeds: &[Start], expandable: &'a [bool]) -> Haircut<'a> {
-        let mut since = vec![NOT_SEED; node_count];
-        for s in seeds {
-            let slot = &mut since[s.node as usize];
-            *slot = (*slot).min(s.since);
-        }
         Haircut {
-            since,
+            since: seed_since(node_count, seeds),
             expandable,
             flows: Vec::new(),
         }
@@ -673,8 +668,19 @@ fn dense_asset(flows: &[Flow]) -> Option<u32> {
         .map(|a| a as u32)
 }
 
+/// Per address, the block from which it is a seed (the earliest of its starts), or
+/// [`NOT_SEED`].
+pub(super) fn seed_since(node_count: usize, seeds: &[Start]) -> Vec<u32> {
+    let mut since = vec![NOT_SEED; node_count];
+    for s in seeds {
+        let slot = &mut since[s.node as usize];
+        *slot = (*slot).min(s.since);
+    }
+    since
+}
+
 /// How many of `flows` each asset has, by asset id (up to the largest present).
-fn counts_by_asset<'a>(flows: impl Iterator<Item = &'a Flow>) -> Vec<usize> {
+pub(super) fn counts_by_asset<'a>(flows: impl Iterator<Item = &'a Flow>) -> Vec<usize> {
     let mut counts: Vec<usize> = Vec::new();
     for f in flows {
         let a = f.asset as usize;
