@@ -84,10 +84,15 @@ impl FifoExposure {
 
     /// The tainted share of what was received, in [0, 1]; 0 when nothing was.
     pub fn share(&self) -> f64 {
-        if self.received == 0 {
-            return 0.0;
+        self.totals().share()
+    }
+
+    /// What was received and the tainted part of it.
+    pub fn totals(&self) -> FifoTotals {
+        FifoTotals {
+            received: self.received,
+            tainted: self.tainted(),
         }
-        (self.tainted() as f64 / self.received as f64).clamp(0.0, 1.0)
     }
 
     fn add(&mut self, seed: u32, amount: u128) {
@@ -174,10 +179,7 @@ impl FifoResult {
         match &self.inner {
             Inner::Built(assets) => {
                 let got = &assets.get(asset as usize)?.get(node)?.got;
-                (got.received != 0).then(|| FifoTotals {
-                    received: got.received,
-                    tainted: got.tainted(),
-                })
+                (got.received != 0).then(|| got.totals())
             }
             Inner::Mapped { keys, totals } => {
                 let i = keys.binary_search(&[node, asset]).ok()?;
@@ -219,7 +221,10 @@ impl FifoResult {
             Inner::Built(_) => self
                 .entries()
                 .into_iter()
-                .map(|((node, asset), got)| ([node, asset], [got.received, got.tainted()]))
+                .map(|((node, asset), got)| {
+                    let t = got.totals();
+                    ([node, asset], [t.received, t.tainted])
+                })
                 .unzip(),
             Inner::Mapped { keys, totals } => (keys.to_vec(), totals.to_vec()),
         };
