@@ -738,14 +738,12 @@ fn score(db: &Path, args: ScoreArgs) -> Result<()> {
             fields.push(data_block.clone());
             if a.policy.fifo {
                 // Under FIFO, for the same asset as the haircut's columns.
-                let fifo = worst.as_ref().and_then(|(e, h)| {
-                    let f = h.fifo.as_ref()?.totals(node?, e.asset).unwrap_or_default();
-                    Some((f.share(), f.tainted))
-                });
+                let fifo = worst
+                    .as_ref()
+                    .zip(node)
+                    .and_then(|((e, h), n)| report::fifo_of(h, n, e.asset));
                 match fifo {
-                    Some((share, tainted)) => {
-                        fields.extend([share.to_string(), tainted.to_string()]);
-                    }
+                    Some(f) => fields.extend([f.share().to_string(), f.tainted.to_string()]),
                     None => fields.extend([String::new(), String::new()]),
                 }
             }

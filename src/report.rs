@@ -161,7 +161,7 @@ pub fn tainted_units(t: f64, received: alloy_primitives::U256) -> String {
 
 /// What `node` received of `asset` under FIFO, when the analysis ran it. (It
 /// received the asset if the haircut says so: both count the same transfers.)
-fn fifo_of(h: &HaircutExposure, node: u32, asset: u32) -> Option<FifoTotals> {
+pub fn fifo_of(h: &HaircutExposure, node: u32, asset: u32) -> Option<FifoTotals> {
     let fifo = h.fifo.as_ref()?;
     Some(fifo.totals(node, asset).unwrap_or_default())
 }
@@ -768,16 +768,19 @@ where
             h.result
                 .exposures(node)
                 .iter()
-                .map(|e| AssetExposure {
-                    asset: h
-                        .assets
-                        .get(e.asset as usize)
-                        .map_or_else(String::new, |a| a.to_string()),
-                    received: e.received.to_string(),
-                    tainted: tainted_units(e.tainted(), e.received),
-                    share: e.share(),
-                    fifo_tainted: fifo_of(h, node, e.asset).map(|f| f.tainted.to_string()),
-                    fifo_share: fifo_of(h, node, e.asset).map(|f| f.share()),
+                .map(|e| {
+                    let fifo = fifo_of(h, node, e.asset);
+                    AssetExposure {
+                        asset: h
+                            .assets
+                            .get(e.asset as usize)
+                            .map_or_else(String::new, |a| a.to_string()),
+                        received: e.received.to_string(),
+                        tainted: tainted_units(e.tainted(), e.received),
+                        share: e.share(),
+                        fifo_tainted: fifo.map(|f| f.tainted.to_string()),
+                        fifo_share: fifo.map(|f| f.share()),
+                    }
                 })
                 .collect()
         }),
