@@ -3,8 +3,8 @@
 //!
 //! `hoptrace policy show` prints the defaults below. The hash is the SHA-256 of the
 //! *canonical* TOML: the policy parsed, then written back by hoptrace (fixed key
-//! order, every field present but `fifo` when it is off), so two files that say the same thing in another
-//! order or with other comments hash the same.
+//! order, every field present but `fifo` when it is off), so two files that say
+//! the same thing in another order or with other comments hash the same.
 //!
 //! What each field does:
 //! - `max_hops`: the hop limit of the searches (`--max-hops` overrides it).

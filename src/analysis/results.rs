@@ -12,9 +12,9 @@
 //! changes with every transfer import or fetch), every label in use as read (with
 //! `since` dates resolved to blocks, so new block timestamps count), the policy's
 //! canonical text, and whether hops are timed. It holds the directions and the
-//! haircut that its run computed (with the FIFO totals under a FIFO policy); a run that wants one it lacks computes all it
-//! wants and rewrites it. A file that cannot be read or written is reported and
-//! bypassed, never fatal.
+//! haircut that its run computed (with the FIFO totals under a FIFO policy); a run
+//! that wants one it lacks computes all it wants and rewrites it. A file that
+//! cannot be read or written is reported and bypassed, never fatal.
 
 use std::io;
 use std::path::Path;
