@@ -57,6 +57,7 @@ fn keys(seeds: __m128i, parts: __m256d) -> __m256i {
 ///
 /// # Safety
 /// The processor must support AVX2 ([`available`]).
+#[inline]
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn mix(this: &Top<f32>, wa: f64, other: &Top<f32>, wb: f64) -> Top<f32> {
     // SAFETY: each load reads four 4-byte values from an array of four.
@@ -70,26 +71,28 @@ pub(super) unsafe fn mix(this: &Top<f32>, wa: f64, other: &Top<f32>, wb: f64) ->
     };
     let pa = _mm256_mul_pd(_mm256_cvtps_pd(pa), _mm256_set1_pd(wa));
     let pb = _mm256_mul_pd(_mm256_cvtps_pd(pb), _mm256_set1_pd(wb));
-    // Theirs: for each of this side's seeds, the other side's part of the same seed
-    // (added in the other side's order, zeros included, as the portable version
-    // does); matched: the other side's seeds that this side names.
-    let mut theirs = _mm256_setzero_pd();
-    let mut matched = _mm_setzero_si128();
+    // Theirs: for each of this side's seeds, the other side's part of the same seed,
+    // or +0; matched: the other side's seeds that this side names. A seed is named
+    // at most once on each side (an empty slot may match several, all with parts
+    // of +0), so at most one term of each sum is not +0: the portable version adds
+    // them up in order, and the same bits come from a bitwise or, in a tree that
+    // keeps the chain of dependent steps short.
     macro_rules! step {
         ($lane:literal) => {{
             const ALL: i32 = $lane * 0b01_01_01_01;
             let same = _mm_cmpeq_epi32(sa, _mm_shuffle_epi32::<ALL>(sb));
             let part = _mm256_permute4x64_pd::<ALL>(pb);
             let same_wide = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(same));
-            theirs = _mm256_add_pd(theirs, _mm256_and_pd(same_wide, part));
             let named = _mm_cmpeq_epi32(sb, _mm_shuffle_epi32::<ALL>(sa));
-            matched = _mm_or_si128(matched, named);
+            (_mm256_and_pd(same_wide, part), named)
         }};
     }
-    step!(0);
-    step!(1);
-    step!(2);
-    step!(3);
+    let (t0, n0) = step!(0);
+    let (t1, n1) = step!(1);
+    let (t2, n2) = step!(2);
+    let (t3, n3) = step!(3);
+    let theirs = _mm256_or_pd(_mm256_or_pd(t0, t1), _mm256_or_pd(t2, t3));
+    let matched = _mm_or_si128(_mm_or_si128(n0, n1), _mm_or_si128(n2, n3));
     let a = keys(sa, _mm256_add_pd(pa, theirs));
     let unmatched = _mm256_andnot_pd(_mm256_castsi256_pd(_mm256_cvtepi32_epi64(matched)), pb);
     let b = keys(sb, unmatched);
