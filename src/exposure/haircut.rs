@@ -61,11 +61,11 @@
 //! and in chain order, to a second thread that keeps the inflows (one line per
 //! transfer: the amount received and, if tainted, the mix). Mixing named seeds is
 //! a fixed network of compare-exchanges on 64-bit keys, without data-dependent
-//! branches (`Top::mix`; in AVX2 where the processor has it, `simd`, and then the
-//! whole pass is compiled for AVX2 so that the mixes are inlined): with many
-//! seeds it is the common case. A mix into nothing (a first tainted receipt, or
-//! one into a clean holding: about 3 in 10 in the benchmark) is skipped, since it
-//! would give what came in. The pass otherwise branches only where the branch is
+//! branches (`Top::mix`; in AVX-512 or AVX2 where the processor has it, `simd`,
+//! and then the whole pass is compiled for it so that the mixes can be inlined):
+//! with many seeds it is the common case. A mix into nothing (a first tainted
+//! receipt, or one into a clean holding: about 3 in 10 in the benchmark) is
+//! skipped, since it would give what came in. The pass otherwise branches only where the branch is
 //! predictable (`spend`). The obvious engine, `U256` balances and `f64` parts in
 //! a hash map per (address, asset), is [`reference::reference_haircut`]; a
 //! property test checks that both agree.
@@ -222,9 +222,15 @@ impl Top<f32> {
     #[inline]
     fn mix(&self, wa: f64, other: &Top<f32>, wb: f64) -> Top<f32> {
         #[cfg(target_arch = "x86_64")]
-        if simd::available() {
-            // SAFETY: the processor has AVX2 (just checked).
-            return unsafe { simd::mix(self, wa, other, wb) };
+        {
+            if simd::avx512_available() {
+                // SAFETY: the processor has AVX-512F and AVX-512VL (just checked).
+                return unsafe { simd::mix512(self, wa, other, wb) };
+            }
+            if simd::available() {
+                // SAFETY: the processor has AVX2 (just checked).
+                return unsafe { simd::mix(self, wa, other, wb) };
+            }
         }
         self.mix_portable(wa, other, wb)
     }
@@ -779,10 +785,29 @@ fn spend(
     sink: &mut impl Sink,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if simd::available() {
-        // SAFETY: the processor has AVX2 (just checked).
-        return unsafe { spend_avx2(count, leg, holdings, node, sink) };
+    {
+        if simd::avx512_available() {
+            // SAFETY: the processor has AVX-512F and AVX-512VL (just checked).
+            return unsafe { spend_avx512(count, leg, holdings, node, sink) };
+        }
+        if simd::available() {
+            // SAFETY: the processor has AVX2 (just checked).
+            return unsafe { spend_avx2(count, leg, holdings, node, sink) };
+        }
     }
+    spend_with(count, leg, holdings, node, sink);
+}
+
+/// [`spend`] compiled for AVX-512, as [`spend_avx2`] for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl")]
+fn spend_avx512(
+    count: usize,
+    leg: impl Fn(usize) -> Option<Leg>,
+    holdings: &mut [Holding],
+    node: impl Fn(u32) -> u32,
+    sink: &mut impl Sink,
+) {
     spend_with(count, leg, holdings, node, sink);
 }
 
@@ -1207,6 +1232,19 @@ mod tests {
             let want = reference::merge(&a, wa, &b, wb);
             assert_eq!(a.mix_portable(wa, &b, wb), want, "{a:?} {wa} {b:?} {wb}");
             assert_eq!(a.mix(wa, &b, wb), want, "{a:?} {wa} {b:?} {wb}");
+            #[cfg(target_arch = "x86_64")]
+            {
+                if simd::available() {
+                    // SAFETY: the processor has AVX2 (just checked).
+                    let got = unsafe { simd::mix(&a, wa, &b, wb) };
+                    assert_eq!(got, want, "AVX2: {a:?} {wa} {b:?} {wb}");
+                }
+                if simd::avx512_available() {
+                    // SAFETY: the processor has AVX-512F and VL (just checked).
+                    let got = unsafe { simd::mix512(&a, wa, &b, wb) };
+                    assert_eq!(got, want, "AVX-512: {a:?} {wa} {b:?} {wb}");
+                }
+            }
         }
     }
 
