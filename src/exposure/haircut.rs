@@ -165,8 +165,8 @@ impl Part for f32 {
     }
 }
 
-/// The largest per-seed parts of a quantity, at most [`TOP_SEEDS`], sorted by seed
-/// (empty slots, [`NO_SEED`], at the end). What does not fit is not lost: the exact
+/// The largest per-seed parts of a quantity, at most [`TOP_SEEDS`], largest first
+/// (ties: the smaller seed first; empty slots, [`NO_SEED`], at the end). What does not fit is not lost: the exact
 /// total is kept beside it, and the difference is reported as "other seeds".
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[repr(C)]
@@ -203,7 +203,7 @@ impl<P: Part> Top<P> {
 
 impl Top<f32> {
     /// `self * wa + other * wb`, seed by seed, keeping the largest positive parts
-    /// as stored (`f32`; ties to the smaller seed id), sorted by seed. When more
+    /// as stored (`f32`; ties to the smaller seed id), in that order. When more
     /// than [`TOP_SEEDS`] seeds result, the smallest parts are dropped. The
     /// obvious version, a merge, is [`reference::merge`]; a test checks that both
     /// agree.
@@ -217,7 +217,7 @@ impl Top<f32> {
     ///
     /// Mixed into nothing (`wa` 0 and `wb` 1: a first tainted receipt, or one
     /// into a clean holding), a `Top` made by the engine (a mix, one seed or
-    /// none: positive parts sorted by seed, empty slots as `default` has them)
+    /// none: positive parts largest first, empty slots as `default` has them)
     /// comes out as it went in, so the pass skips those mixes (a test checks it).
     #[inline]
     fn mix(&self, wa: f64, other: &Top<f32>, wb: f64) -> Top<f32> {
@@ -269,17 +269,19 @@ impl Top<f32> {
             *key_b = key(other.seeds[j], if matched[j] { 0.0 } else { part });
         }
         // Both halves sorted, largest first; the larger of `a[i]` and `b[3 - i]` are
-        // then the 4 largest of all (a bitonic split). Rotated, a key has the
-        // inverted seed above the part: sorted largest first, that is seed order,
-        // with no candidate (0) last.
+        // then the 4 largest of all (a bitonic split), and two stages sort them,
+        // largest first, with no candidate (0) last.
         sort4_descending(&mut a);
         sort4_descending(&mut b);
-        let mut best: [u64; TOP_SEEDS] =
-            std::array::from_fn(|i| a[i].max(b[TOP_SEEDS - 1 - i]).rotate_left(32));
-        sort4_descending(&mut best);
+        let mut best: [u64; TOP_SEEDS] = std::array::from_fn(|i| a[i].max(b[TOP_SEEDS - 1 - i]));
+        for (i, j) in [(0, 2), (1, 3), (0, 1), (2, 3)] {
+            let (x, y) = (best[i], best[j]);
+            best[i] = x.max(y);
+            best[j] = x.min(y);
+        }
         Top {
-            seeds: best.map(|k| !((k >> 32) as u32)),
-            parts: best.map(|k| f32::from_bits(k as u32)),
+            seeds: best.map(|k| !(k as u32)),
+            parts: best.map(|k| f32::from_bits((k >> 32) as u32)),
         }
     }
 }
@@ -428,13 +430,21 @@ impl AssetRun {
             asset: self.asset,
             received: U256::from(inflow.total),
             tainted_total: inflow.tainted,
-            by_seed: inflow
-                .seeds
-                .iter()
-                .map(|(seed, part)| (seed, part * inflow.tainted))
-                .collect(),
+            by_seed: by_seed(
+                inflow
+                    .seeds
+                    .iter()
+                    .map(|(seed, part)| (seed, part * inflow.tainted)),
+            ),
         })
     }
+}
+
+/// Named seeds' parts in seed order, as [`Exposure::by_seed`] gives them.
+fn by_seed(parts: impl Iterator<Item = (u32, f64)>) -> Vec<(u32, f64)> {
+    let mut parts: Vec<(u32, f64)> = parts.collect();
+    parts.sort_unstable_by_key(|&(seed, _)| seed);
+    parts
 }
 
 /// The haircut computation. Feed it transfers in chain order with

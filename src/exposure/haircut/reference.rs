@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use alloy_primitives::U256;
 use rustc_hash::FxHashMap;
 
-use super::{Exposure, Flow, NO_SEED, NOT_SEED, Part, TOP_SEEDS, Top, to_f64};
+use super::{Exposure, Flow, NOT_SEED, Part, TOP_SEEDS, Top, to_f64};
 use crate::exposure::Start;
 
 /// What one address holds of one asset.
@@ -98,7 +98,7 @@ pub fn reference_haircut(
                     asset,
                     received: r.total,
                     tainted_total: r.tainted,
-                    by_seed: r.seeds.iter().collect(),
+                    by_seed: super::by_seed(r.seeds.iter()),
                 },
             )
         })
@@ -106,52 +106,32 @@ pub fn reference_haircut(
     (exposures, carried_taint)
 }
 
-/// `this * wa + other * wb`, seed by seed: the two lists merged in seed order,
-/// parts that are not positive once stored dropped, then the smallest stored parts
-/// beyond [`TOP_SEEDS`] (the larger seed first among equal parts). The obvious
-/// version of the fast engine's `Top::mix`, which a test checks against it.
+/// `this * wa + other * wb`, seed by seed: every seed named on either side with
+/// its part (the sum where both name it), parts that are not positive once stored
+/// dropped, the rest sorted by stored part, largest first (ties: the smaller seed
+/// first), and those beyond [`TOP_SEEDS`] dropped. The obvious version of the fast
+/// engine's `Top::mix`, which a test checks against it.
 pub(super) fn merge<P: Part>(this: &Top<P>, wa: f64, other: &Top<P>, wb: f64) -> Top<P> {
-    let mut seeds = Vec::new();
-    let mut parts: Vec<P> = Vec::new();
-    let (mut i, mut j) = (0, 0);
-    loop {
-        let a = this.seeds.get(i).copied().unwrap_or(NO_SEED);
-        let b = other.seeds.get(j).copied().unwrap_or(NO_SEED);
-        if a == NO_SEED && b == NO_SEED {
-            break;
-        }
-        let (seed, part) = if a == b {
-            i += 1;
-            j += 1;
-            (
-                a,
-                this.parts[i - 1].get() * wa + other.parts[j - 1].get() * wb,
-            )
-        } else if a < b {
-            i += 1;
-            (a, this.parts[i - 1].get() * wa)
-        } else {
-            j += 1;
-            (b, other.parts[j - 1].get() * wb)
-        };
-        if P::put(part).get() > 0.0 {
-            seeds.push(seed);
-            parts.push(P::put(part));
-        }
+    let mut parts: BTreeMap<u32, f64> = BTreeMap::new();
+    for (seed, part) in this.iter() {
+        parts.insert(seed, part * wa);
     }
-    while seeds.len() > TOP_SEEDS {
-        let mut worst = 0;
-        for k in 1..seeds.len() {
-            let (p, w) = (parts[k].get(), parts[worst].get());
-            if p < w || (p == w && seeds[k] > seeds[worst]) {
-                worst = k;
-            }
-        }
-        seeds.remove(worst);
-        parts.remove(worst);
+    for (seed, part) in other.iter() {
+        let theirs = part * wb;
+        parts
+            .entry(seed)
+            .and_modify(|ours| *ours += theirs)
+            .or_insert(theirs);
     }
+    let mut kept: Vec<(u32, P)> = parts
+        .into_iter()
+        .map(|(seed, part)| (seed, P::put(part)))
+        .filter(|(_, part)| part.get() > 0.0)
+        .collect();
+    kept.sort_by(|a, b| b.1.get().total_cmp(&a.1.get()).then(a.0.cmp(&b.0)));
+    kept.truncate(TOP_SEEDS);
     let mut out = Top::default();
-    for (k, (&seed, &part)) in seeds.iter().zip(&parts).enumerate() {
+    for (k, (seed, part)) in kept.into_iter().enumerate() {
         out.seeds[k] = seed;
         out.parts[k] = part;
     }

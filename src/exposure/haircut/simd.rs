@@ -16,19 +16,35 @@ pub(super) fn available() -> bool {
     std::arch::is_x86_feature_detected!("avx2")
 }
 
+/// Compare-exchanges of the 64-bit lanes (0, 1) and (2, 3), as signed integers:
+/// the larger to lanes 0 and 2.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn pairs(v: __m256i) -> __m256i {
+    let swapped = _mm256_permute4x64_epi64::<0b10_11_00_01>(v);
+    let greater = _mm256_cmpgt_epi64(v, swapped);
+    let max = _mm256_blendv_epi8(swapped, v, greater);
+    let min = _mm256_blendv_epi8(v, swapped, greater);
+    _mm256_blend_epi32::<0b1100_1100>(max, min)
+}
+
+/// Compare-exchanges of the 64-bit lanes (0, 2) and (1, 3), as signed integers:
+/// the larger to lanes 0 and 1 (the first stage of sorting a bitonic sequence).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn halves_exchanged(v: __m256i) -> __m256i {
+    let swapped = _mm256_permute4x64_epi64::<0b01_00_11_10>(v);
+    let greater = _mm256_cmpgt_epi64(v, swapped);
+    let max = _mm256_blendv_epi8(swapped, v, greater);
+    let min = _mm256_blendv_epi8(v, swapped, greater);
+    _mm256_blend_epi32::<0b1111_0000>(max, min)
+}
+
 /// Sorts the four 64-bit lanes of `v`, largest first, comparing them as signed
 /// integers: three stages of compare-exchanges across lanes.
 #[inline]
 #[target_feature(enable = "avx2")]
 fn sort4_descending(v: __m256i) -> __m256i {
-    // Pairs (0, 1) and (2, 3): the larger to lanes 0 and 2.
-    let pairs = |v: __m256i| {
-        let swapped = _mm256_permute4x64_epi64::<0b10_11_00_01>(v);
-        let greater = _mm256_cmpgt_epi64(v, swapped);
-        let max = _mm256_blendv_epi8(swapped, v, greater);
-        let min = _mm256_blendv_epi8(v, swapped, greater);
-        _mm256_blend_epi32::<0b1100_1100>(max, min)
-    };
     let v = pairs(v);
     // (0, 3) and (1, 2): the two larger to lanes 0 and 1 (a bitonic merge).
     let reversed = _mm256_permute4x64_epi64::<0b00_01_10_11>(v);
@@ -100,15 +116,11 @@ pub(super) unsafe fn mix(this: &Top<f32>, wa: f64, other: &Top<f32>, wb: f64) ->
     let a = sort4_descending(a);
     let b = _mm256_permute4x64_epi64::<0b00_01_10_11>(sort4_descending(b));
     let best = _mm256_blendv_epi8(b, a, _mm256_cmpgt_epi64(a, b));
-    // Rotated: the inverted seed above the part. Sorted largest first (as
-    // unsigned, so with the sign bit flipped for the signed compare), that is seed
-    // order with no candidate last.
-    let flip = _mm256_set1_epi64x(i64::MIN);
-    let rotated = _mm256_or_si256(_mm256_slli_epi64::<32>(best), _mm256_srli_epi64::<32>(best));
-    let sorted = _mm256_xor_si256(sort4_descending(_mm256_xor_si256(rotated, flip)), flip);
-    // High halves (inverted seeds) to lanes 0-3, low halves (parts) to 4-7: the
+    // A bitonic sequence: two stages sort it, largest first, no candidate (0) last.
+    let sorted = pairs(halves_exchanged(best));
+    // Low halves (inverted seeds) to lanes 0-3, high halves (parts) to 4-7: the
     // layout of a `Top<f32>`, seeds then parts.
-    let halves = _mm256_permutevar8x32_epi32(sorted, _mm256_setr_epi32(1, 3, 5, 7, 0, 2, 4, 6));
+    let halves = _mm256_permutevar8x32_epi32(sorted, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
     let out = _mm256_xor_si256(halves, _mm256_setr_epi32(-1, -1, -1, -1, 0, 0, 0, 0));
     let mut top = Top::<f32>::default();
     // SAFETY: `Top<f32>` is `repr(C)`, four `u32` seeds then four `f32` parts: 32
@@ -136,18 +148,6 @@ fn exchange8<const UPPER: u8>(v: __m512i, partner: __m512i) -> __m512i {
         UPPER,
         _mm512_min_epu64(v, other),
         _mm512_max_epu64(v, other),
-    )
-}
-
-/// [`exchange8`] on four keys.
-#[inline]
-#[target_feature(enable = "avx512f,avx512vl")]
-fn exchange4<const UPPER: u8>(v: __m256i, partner: __m256i) -> __m256i {
-    let other = _mm256_permutexvar_epi64(partner, v);
-    _mm256_mask_blend_epi64(
-        UPPER,
-        _mm256_min_epu64(v, other),
-        _mm256_max_epu64(v, other),
     )
 }
 
@@ -223,18 +223,10 @@ pub(super) unsafe fn mix512(this: &Top<f32>, wa: f64, other: &Top<f32>, wb: f64)
     let keys = exchange8::<0x0F>(keys, _mm512_setr_epi64(7, 6, 5, 4, 3, 2, 1, 0));
     let keys = exchange8::<0x33>(keys, _mm512_setr_epi64(2, 3, 0, 1, 6, 7, 4, 5));
     let keys = exchange8::<0x55>(keys, flip1);
-    // Rotated, a key has the inverted seed above the part: sorted largest first,
-    // that is seed order, with no candidate (0) last.
-    let best = _mm256_ror_epi64::<32>(_mm512_castsi512_si256(keys));
-    let flip1 = _mm256_setr_epi64x(1, 0, 3, 2);
-    let best = exchange4::<0x5>(best, flip1);
-    let best = exchange4::<0x3>(best, _mm256_setr_epi64x(3, 2, 1, 0));
-    let best = exchange4::<0x5>(best, flip1);
-    let seeds = _mm_xor_si128(
-        _mm256_cvtepi64_epi32(_mm256_srli_epi64::<32>(best)),
-        _mm_set1_epi32(-1),
-    );
-    let parts = _mm256_cvtepi64_epi32(best);
+    // The first four: low halves the inverted seeds, high halves the parts.
+    let best = _mm512_castsi512_si256(keys);
+    let seeds = _mm_xor_si128(_mm256_cvtepi64_epi32(best), _mm_set1_epi32(-1));
+    let parts = _mm256_cvtepi64_epi32(_mm256_srli_epi64::<32>(best));
     let mut top = Top::<f32>::default();
     // SAFETY: each store writes four 4-byte values into an array of four.
     unsafe {
