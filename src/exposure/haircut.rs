@@ -550,22 +550,12 @@ impl<'a> Haircut<'a> {
             let (full, full_rx) = std::sync::mpsc::sync_channel::<Vec<Carry>>(QUEUE);
             let (empty_tx, empty) = std::sync::mpsc::channel::<Vec<Carry>>();
             let inflows = scope.spawn(move || {
-                const AHEAD: usize = 16;
                 let mut inflows = state_vec(n, flows.len(), |_| Inflow::default());
                 let mut sink = Inflows {
                     inflows: &mut inflows,
                     carried: |f| carried[f as usize] = true,
                 };
-                for chunk in full_rx {
-                    for (i, &c) in chunk.iter().enumerate() {
-                        if let Some(next) = chunk.get(i + AHEAD) {
-                            sink.ahead(next.to);
-                        }
-                        sink.take(c);
-                    }
-                    // The holdings' side may be done and gone: then nobody reuses it.
-                    let _ = empty_tx.send(chunk);
-                }
+                drain(full_rx, &empty_tx, &mut sink);
                 inflows
             });
             let mut holdings = state_vec(n, flows.len(), |v| self.holding(v as u32));
@@ -749,8 +739,9 @@ struct Carry {
 trait Sink {
     /// A leg a few places ahead goes to `to`: time to prefetch.
     fn ahead(&mut self, to: u32);
-    /// The next leg's [`Carry`], in chain order.
-    fn take(&mut self, carry: Carry);
+    /// The next leg's [`Carry`], in chain order; `mix` is [`Top::mix`] (as the
+    /// pass was compiled).
+    fn take(&mut self, carry: Carry, mix: &impl Fn(&Top<f32>, f64, &Top<f32>, f64) -> Top<f32>);
 }
 
 /// The inflows of one thread's pass; `carried` is called with the flow number of
@@ -765,13 +756,82 @@ impl<F: FnMut(u32)> Sink for Inflows<'_, F> {
         prefetch(&self.inflows[to as usize]);
     }
 
-    fn take(&mut self, c: Carry) {
+    #[inline]
+    fn take(&mut self, c: Carry, mix: &impl Fn(&Top<f32>, f64, &Top<f32>, f64) -> Top<f32>) {
         let got = &mut self.inflows[c.to as usize];
         got.total = got.total.saturating_add(c.amount);
         if c.tainted > 0.0 {
-            receive(got, &c);
+            receive(got, &c, mix);
             (self.carried)(c.flow);
         }
+    }
+}
+
+/// The inflows' side of the dense asset: the carries of every chunk from `full`,
+/// in order, into `sink`; each chunk done goes back through `empty`. Compiled for
+/// the processor's vector extensions, as [`spend`] is.
+fn drain<F: FnMut(u32)>(
+    full: std::sync::mpsc::Receiver<Vec<Carry>>,
+    empty: &std::sync::mpsc::Sender<Vec<Carry>>,
+    sink: &mut Inflows<'_, F>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if simd::avx512_available() {
+            // SAFETY: the processor has AVX-512F and AVX-512VL (just checked).
+            return unsafe { drain_avx512(full, empty, sink) };
+        }
+        if simd::available() {
+            // SAFETY: the processor has AVX2 (just checked).
+            return unsafe { drain_avx2(full, empty, sink) };
+        }
+    }
+    drain_with(full, empty, sink, Top::mix);
+}
+
+/// [`drain`] compiled for AVX-512.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl")]
+fn drain_avx512<F: FnMut(u32)>(
+    full: std::sync::mpsc::Receiver<Vec<Carry>>,
+    empty: &std::sync::mpsc::Sender<Vec<Carry>>,
+    sink: &mut Inflows<'_, F>,
+) {
+    // SAFETY: this function is compiled for AVX-512F and AVX-512VL, and runs only
+    // where the processor has them.
+    let mix = |a: &Top<f32>, wa, b: &Top<f32>, wb| unsafe { simd::mix512_inlined(a, wa, b, wb) };
+    drain_with(full, empty, sink, mix);
+}
+
+/// [`drain`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn drain_avx2<F: FnMut(u32)>(
+    full: std::sync::mpsc::Receiver<Vec<Carry>>,
+    empty: &std::sync::mpsc::Sender<Vec<Carry>>,
+    sink: &mut Inflows<'_, F>,
+) {
+    drain_with(full, empty, sink, Top::mix);
+}
+
+/// The body of [`drain`], with `mix` for [`Top::mix`].
+#[inline(always)]
+fn drain_with<F: FnMut(u32)>(
+    full: std::sync::mpsc::Receiver<Vec<Carry>>,
+    empty: &std::sync::mpsc::Sender<Vec<Carry>>,
+    sink: &mut Inflows<'_, F>,
+    mix: impl Fn(&Top<f32>, f64, &Top<f32>, f64) -> Top<f32>,
+) {
+    const AHEAD: usize = 16;
+    for chunk in full {
+        for (i, &c) in chunk.iter().enumerate() {
+            if let Some(next) = chunk.get(i + AHEAD) {
+                sink.ahead(next.to);
+            }
+            sink.take(c, &mix);
+        }
+        // The holdings' side may be done and gone: then nobody reuses it.
+        let _ = empty.send(chunk);
     }
 }
 
@@ -805,7 +865,7 @@ fn spend(
             return unsafe { spend_avx2(count, leg, holdings, node, sink) };
         }
     }
-    spend_with(count, leg, holdings, node, sink);
+    spend_with(count, leg, holdings, node, sink, Top::mix);
 }
 
 /// [`spend`] compiled for AVX-512, as [`spend_avx2`] for AVX2.
@@ -818,7 +878,10 @@ fn spend_avx512(
     node: impl Fn(u32) -> u32,
     sink: &mut impl Sink,
 ) {
-    spend_with(count, leg, holdings, node, sink);
+    // SAFETY: this function is compiled for AVX-512F and AVX-512VL, and runs only
+    // where the processor has them.
+    let mix = |a: &Top<f32>, wa, b: &Top<f32>, wb| unsafe { simd::mix512_inlined(a, wa, b, wb) };
+    spend_with(count, leg, holdings, node, sink, mix);
 }
 
 /// [`spend`] compiled for AVX2: the seed mixes are inlined, and named seeds move
@@ -832,10 +895,10 @@ fn spend_avx2(
     node: impl Fn(u32) -> u32,
     sink: &mut impl Sink,
 ) {
-    spend_with(count, leg, holdings, node, sink);
+    spend_with(count, leg, holdings, node, sink, Top::mix);
 }
 
-/// The body of [`spend`].
+/// The body of [`spend`], with `mix` for [`Top::mix`].
 #[inline(always)]
 fn spend_with(
     count: usize,
@@ -843,6 +906,7 @@ fn spend_with(
     holdings: &mut [Holding],
     node: impl Fn(u32) -> u32,
     sink: &mut impl Sink,
+    mix: impl Fn(&Top<f32>, f64, &Top<f32>, f64) -> Top<f32>,
 ) {
     const AHEAD: usize = 16;
     for i in 0..count {
@@ -883,13 +947,16 @@ fn spend_with(
         } else {
             sender.taint
         };
-        sink.take(Carry {
-            to: leg.to,
-            flow: leg.flow,
-            amount,
-            tainted: taint * amount_f,
-            seeds,
-        });
+        sink.take(
+            Carry {
+                to: leg.to,
+                flow: leg.flow,
+                amount,
+                tainted: taint * amount_f,
+                seeds,
+            },
+            &mix,
+        );
         let receiver = &mut holdings[r];
         let total = receiver.balance.saturating_add(amount);
         let weight = (amount_f / f64_of(total)).clamp(0.0, 1.0);
@@ -902,7 +969,7 @@ fn spend_with(
                 // What the mix would give (see `Top::mix`).
                 seeds
             } else {
-                receiver.seeds.mix(kept / sum, &seeds, added / sum)
+                mix(&receiver.seeds, kept / sum, &seeds, added / sum)
             };
         }
         receiver.balance = total;
@@ -952,7 +1019,7 @@ impl Sink for Chunks<'_> {
     fn ahead(&mut self, _: u32) {}
 
     #[inline]
-    fn take(&mut self, c: Carry) {
+    fn take(&mut self, c: Carry, _: &impl Fn(&Top<f32>, f64, &Top<f32>, f64) -> Top<f32>) {
         self.chunk.push(c);
         if self.chunk.len() == CHUNK {
             self.send();
@@ -963,15 +1030,19 @@ impl Sink for Chunks<'_> {
 /// Adds a tainted [`Carry`] to the tainted part and named seeds of its receiver's
 /// inflow (not to its total).
 #[inline]
-fn receive(got: &mut Inflow, c: &Carry) {
+fn receive(got: &mut Inflow, c: &Carry, mix: &impl Fn(&Top<f32>, f64, &Top<f32>, f64) -> Top<f32>) {
     let before = got.tainted;
     got.tainted += c.tainted;
     got.seeds = if before == 0.0 {
         // What the mix would give (see `Top::mix`).
         c.seeds
     } else {
-        got.seeds
-            .mix(before / got.tainted, &c.seeds, c.tainted / got.tainted)
+        mix(
+            &got.seeds,
+            before / got.tainted,
+            &c.seeds,
+            c.tainted / got.tainted,
+        )
     };
 }
 

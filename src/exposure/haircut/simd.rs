@@ -161,77 +161,96 @@ fn exchange8<const UPPER: u8>(v: __m512i, partner: __m512i) -> __m512i {
 #[inline]
 #[target_feature(enable = "avx512f,avx512vl")]
 pub(super) unsafe fn mix512(this: &Top<f32>, wa: f64, other: &Top<f32>, wb: f64) -> Top<f32> {
-    // SAFETY: each load reads four 4-byte values from an array of four.
-    let (sa, sb, pa, pb) = unsafe {
-        (
+    // SAFETY: this function is compiled for AVX-512F and AVX-512VL.
+    unsafe { mix512_inlined(this, wa, other, wb) }
+}
+
+/// [`mix512`], inlined into its caller (the compiler does not inline a function
+/// compiled for other features, and [`mix512`] is too large for it to choose to).
+///
+/// # Safety
+/// Only from code compiled for AVX-512F and AVX-512VL (elsewhere its intrinsics
+/// become calls), on a processor that has them.
+#[inline(always)]
+pub(super) unsafe fn mix512_inlined(
+    this: &Top<f32>,
+    wa: f64,
+    other: &Top<f32>,
+    wb: f64,
+) -> Top<f32> {
+    // SAFETY: the caller runs this in code compiled for AVX-512F and AVX-512VL;
+    // each load reads, and each store writes, four 4-byte values of an array of
+    // four.
+    unsafe {
+        let (sa, sb, pa, pb) = (
             _mm_loadu_si128(this.seeds.as_ptr().cast()),
             _mm_loadu_si128(other.seeds.as_ptr().cast()),
             _mm_loadu_ps(this.parts.as_ptr()),
             _mm_loadu_ps(other.parts.as_ptr()),
-        )
-    };
-    // Candidates: this side's in lanes 0-3, the other side's in 4-7.
-    let weights = _mm512_insertf64x4::<1>(_mm512_set1_pd(wa), _mm256_set1_pd(wb));
-    let parts = _mm512_mul_pd(_mm512_cvtps_pd(_mm256_set_m128(pb, pa)), weights);
-    // Bit 4j + i: this side's seed i is the other side's seed j.
-    let ours = _mm512_broadcast_i32x4(sa);
-    let spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    let theirs = _mm512_permutexvar_epi32(spread, _mm512_castsi128_si512(sb));
-    let same = _mm512_cmpeq_epi32_mask(ours, theirs);
-    // For each of this side's seeds, the other side's part of it, or +0: at most
-    // one term is not +0 (see `mix`), so an or of them all is their sum.
-    let low =
-        _mm512_maskz_permutexvar_pd(same as u8, _mm512_setr_epi64(4, 4, 4, 4, 5, 5, 5, 5), parts);
-    let high = _mm512_maskz_permutexvar_pd(
-        (same >> 8) as u8,
-        _mm512_setr_epi64(6, 6, 6, 6, 7, 7, 7, 7),
-        parts,
-    );
-    let either = _mm512_or_si512(_mm512_castpd_si512(low), _mm512_castpd_si512(high));
-    let either = _mm256_or_si256(
-        _mm512_castsi512_si256(either),
-        _mm512_extracti64x4_epi64::<1>(either),
-    );
-    let candidates = _mm512_mask_add_pd(
-        parts,
-        0x0F,
-        parts,
-        _mm512_castpd256_pd512(_mm256_castsi256_pd(either)),
-    );
-    // The other side's seeds that this side names drop out (their part went to
-    // this side's lane).
-    let any = u32::from(same);
-    let any = (any | any >> 1 | any >> 2 | any >> 3) & 0x1111;
-    let matched = (any & 1) | (any >> 3 & 2) | (any >> 6 & 4) | (any >> 9 & 8);
-    let candidates = _mm512_maskz_mov_pd(0x0F | ((!matched & 0xF) << 4) as u8, candidates);
-    // Keys: the part rounded to `f32`, its bits above the inverted seed; 0 where
-    // that part is not positive.
-    let stored = _mm512_cvtpd_ps(candidates);
-    let positive = _mm256_cmp_ps_mask::<_CMP_GT_OQ>(stored, _mm256_setzero_ps());
-    let inverted = _mm256_xor_si256(_mm256_set_m128i(sb, sa), _mm256_set1_epi32(-1));
-    let keys = _mm512_maskz_or_epi64(
-        positive,
-        _mm512_slli_epi64::<32>(_mm512_cvtepu32_epi64(_mm256_castps_si256(stored))),
-        _mm512_cvtepu32_epi64(inverted),
-    );
-    // Sorted, largest first (a bitonic network of six stages); the first four are
-    // the largest.
-    let flip1 = _mm512_setr_epi64(1, 0, 3, 2, 5, 4, 7, 6);
-    let keys = exchange8::<0x55>(keys, flip1);
-    let keys = exchange8::<0x33>(keys, _mm512_setr_epi64(3, 2, 1, 0, 7, 6, 5, 4));
-    let keys = exchange8::<0x55>(keys, flip1);
-    let keys = exchange8::<0x0F>(keys, _mm512_setr_epi64(7, 6, 5, 4, 3, 2, 1, 0));
-    let keys = exchange8::<0x33>(keys, _mm512_setr_epi64(2, 3, 0, 1, 6, 7, 4, 5));
-    let keys = exchange8::<0x55>(keys, flip1);
-    // The first four: low halves the inverted seeds, high halves the parts.
-    let best = _mm512_castsi512_si256(keys);
-    let seeds = _mm_xor_si128(_mm256_cvtepi64_epi32(best), _mm_set1_epi32(-1));
-    let parts = _mm256_cvtepi64_epi32(_mm256_srli_epi64::<32>(best));
-    let mut top = Top::<f32>::default();
-    // SAFETY: each store writes four 4-byte values into an array of four.
-    unsafe {
+        );
+        // Candidates: this side's in lanes 0-3, the other side's in 4-7.
+        let weights = _mm512_insertf64x4::<1>(_mm512_set1_pd(wa), _mm256_set1_pd(wb));
+        let parts = _mm512_mul_pd(_mm512_cvtps_pd(_mm256_set_m128(pb, pa)), weights);
+        // Bit 4j + i: this side's seed i is the other side's seed j.
+        let ours = _mm512_broadcast_i32x4(sa);
+        let spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+        let theirs = _mm512_permutexvar_epi32(spread, _mm512_castsi128_si512(sb));
+        let same = _mm512_cmpeq_epi32_mask(ours, theirs);
+        // For each of this side's seeds, the other side's part of it, or +0: at most
+        // one term is not +0 (see `mix`), so an or of them all is their sum.
+        let low = _mm512_maskz_permutexvar_pd(
+            same as u8,
+            _mm512_setr_epi64(4, 4, 4, 4, 5, 5, 5, 5),
+            parts,
+        );
+        let high = _mm512_maskz_permutexvar_pd(
+            (same >> 8) as u8,
+            _mm512_setr_epi64(6, 6, 6, 6, 7, 7, 7, 7),
+            parts,
+        );
+        let either = _mm512_or_si512(_mm512_castpd_si512(low), _mm512_castpd_si512(high));
+        let either = _mm256_or_si256(
+            _mm512_castsi512_si256(either),
+            _mm512_extracti64x4_epi64::<1>(either),
+        );
+        let candidates = _mm512_mask_add_pd(
+            parts,
+            0x0F,
+            parts,
+            _mm512_castpd256_pd512(_mm256_castsi256_pd(either)),
+        );
+        // The other side's seeds that this side names drop out (their part went to
+        // this side's lane).
+        let any = u32::from(same);
+        let any = (any | any >> 1 | any >> 2 | any >> 3) & 0x1111;
+        let matched = (any & 1) | (any >> 3 & 2) | (any >> 6 & 4) | (any >> 9 & 8);
+        let candidates = _mm512_maskz_mov_pd(0x0F | ((!matched & 0xF) << 4) as u8, candidates);
+        // Keys: the part rounded to `f32`, its bits above the inverted seed; 0 where
+        // that part is not positive.
+        let stored = _mm512_cvtpd_ps(candidates);
+        let positive = _mm256_cmp_ps_mask::<_CMP_GT_OQ>(stored, _mm256_setzero_ps());
+        let inverted = _mm256_xor_si256(_mm256_set_m128i(sb, sa), _mm256_set1_epi32(-1));
+        let keys = _mm512_maskz_or_epi64(
+            positive,
+            _mm512_slli_epi64::<32>(_mm512_cvtepu32_epi64(_mm256_castps_si256(stored))),
+            _mm512_cvtepu32_epi64(inverted),
+        );
+        // Sorted, largest first (a bitonic network of six stages); the first four are
+        // the largest.
+        let flip1 = _mm512_setr_epi64(1, 0, 3, 2, 5, 4, 7, 6);
+        let keys = exchange8::<0x55>(keys, flip1);
+        let keys = exchange8::<0x33>(keys, _mm512_setr_epi64(3, 2, 1, 0, 7, 6, 5, 4));
+        let keys = exchange8::<0x55>(keys, flip1);
+        let keys = exchange8::<0x0F>(keys, _mm512_setr_epi64(7, 6, 5, 4, 3, 2, 1, 0));
+        let keys = exchange8::<0x33>(keys, _mm512_setr_epi64(2, 3, 0, 1, 6, 7, 4, 5));
+        let keys = exchange8::<0x55>(keys, flip1);
+        // The first four: low halves the inverted seeds, high halves the parts.
+        let best = _mm512_castsi512_si256(keys);
+        let seeds = _mm_xor_si128(_mm256_cvtepi64_epi32(best), _mm_set1_epi32(-1));
+        let parts = _mm256_cvtepi64_epi32(_mm256_srli_epi64::<32>(best));
+        let mut top = Top::<f32>::default();
         _mm_storeu_si128(top.seeds.as_mut_ptr().cast(), seeds);
         _mm_storeu_si128(top.parts.as_mut_ptr().cast(), parts);
+        top
     }
-    top
 }
