@@ -166,8 +166,9 @@ impl Part for f32 {
 }
 
 /// The largest per-seed parts of a quantity, at most [`TOP_SEEDS`], largest first
-/// (ties: the smaller seed first; empty slots, [`NO_SEED`], at the end). What does not fit is not lost: the exact
-/// total is kept beside it, and the difference is reported as "other seeds".
+/// (ties: the smaller seed first; empty slots, [`NO_SEED`], at the end). What does
+/// not fit is not lost: the exact total is kept beside it, and the difference is
+/// reported as "other seeds".
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[repr(C)]
 struct Top<P: Part> {
@@ -842,9 +843,9 @@ fn drain_with<F: FnMut(u32)>(
 /// [`Carry`], in chain order.
 ///
 /// Written to branch only where the branch is predictable (a seed sending, a mix
-/// to make, or to skip as a mix into nothing): whether a sender still holds anything and whether a leg carries
-/// taint change from leg to leg at random, and a mispredicted branch here costs
-/// more than the arithmetic it would skip. So a holding's named seeds are only
+/// to make, or to skip as a mix into nothing): whether a sender still holds
+/// anything and whether a leg carries taint change from leg to leg at random, and
+/// a mispredicted branch here costs more than the arithmetic it would skip. So a holding's named seeds are only
 /// meaningful while its taint is positive: an emptied or clean holding keeps stale
 /// seeds with a taint of 0, and every mix weighs them by 0, which drops them.
 fn spend(

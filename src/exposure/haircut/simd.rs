@@ -16,28 +16,25 @@ pub(super) fn available() -> bool {
     std::arch::is_x86_feature_detected!("avx2")
 }
 
-/// Compare-exchanges of the 64-bit lanes (0, 1) and (2, 3), as signed integers:
-/// the larger to lanes 0 and 2.
+/// One stage of compare-exchanges on four 64-bit keys, as signed integers: each
+/// lane meets the lane that `PARTNER` (a `_mm256_permute4x64_epi64` pattern)
+/// brings to it, and the 32-bit halves set in `SMALLER` (a `_mm256_blend_epi32`
+/// mask) keep the smaller key of their pair, the others the larger.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn exchange<const PARTNER: i32, const SMALLER: i32>(v: __m256i) -> __m256i {
+    let other = _mm256_permute4x64_epi64::<PARTNER>(v);
+    let greater = _mm256_cmpgt_epi64(v, other);
+    let max = _mm256_blendv_epi8(other, v, greater);
+    let min = _mm256_blendv_epi8(v, other, greater);
+    _mm256_blend_epi32::<SMALLER>(max, min)
+}
+
+/// Lanes (0, 1) and (2, 3): the larger to lanes 0 and 2.
 #[inline]
 #[target_feature(enable = "avx2")]
 fn pairs(v: __m256i) -> __m256i {
-    let swapped = _mm256_permute4x64_epi64::<0b10_11_00_01>(v);
-    let greater = _mm256_cmpgt_epi64(v, swapped);
-    let max = _mm256_blendv_epi8(swapped, v, greater);
-    let min = _mm256_blendv_epi8(v, swapped, greater);
-    _mm256_blend_epi32::<0b1100_1100>(max, min)
-}
-
-/// Compare-exchanges of the 64-bit lanes (0, 2) and (1, 3), as signed integers:
-/// the larger to lanes 0 and 1 (the first stage of sorting a bitonic sequence).
-#[inline]
-#[target_feature(enable = "avx2")]
-fn halves_exchanged(v: __m256i) -> __m256i {
-    let swapped = _mm256_permute4x64_epi64::<0b01_00_11_10>(v);
-    let greater = _mm256_cmpgt_epi64(v, swapped);
-    let max = _mm256_blendv_epi8(swapped, v, greater);
-    let min = _mm256_blendv_epi8(v, swapped, greater);
-    _mm256_blend_epi32::<0b1111_0000>(max, min)
+    exchange::<0b10_11_00_01, 0b1100_1100>(v)
 }
 
 /// Sorts the four 64-bit lanes of `v`, largest first, comparing them as signed
@@ -45,13 +42,8 @@ fn halves_exchanged(v: __m256i) -> __m256i {
 #[inline]
 #[target_feature(enable = "avx2")]
 fn sort4_descending(v: __m256i) -> __m256i {
-    let v = pairs(v);
-    // (0, 3) and (1, 2): the two larger to lanes 0 and 1 (a bitonic merge).
-    let reversed = _mm256_permute4x64_epi64::<0b00_01_10_11>(v);
-    let greater = _mm256_cmpgt_epi64(v, reversed);
-    let max = _mm256_blendv_epi8(reversed, v, greater);
-    let min = _mm256_blendv_epi8(v, reversed, greater);
-    pairs(_mm256_blend_epi32::<0b1111_0000>(max, min))
+    // Then (0, 3) and (1, 2): the two larger to lanes 0 and 1 (a bitonic merge).
+    pairs(exchange::<0b00_01_10_11, 0b1111_0000>(pairs(v)))
 }
 
 /// The keys of four candidates (see `Top::mix`): the part rounded to `f32`, its
@@ -116,8 +108,9 @@ pub(super) unsafe fn mix(this: &Top<f32>, wa: f64, other: &Top<f32>, wb: f64) ->
     let a = sort4_descending(a);
     let b = _mm256_permute4x64_epi64::<0b00_01_10_11>(sort4_descending(b));
     let best = _mm256_blendv_epi8(b, a, _mm256_cmpgt_epi64(a, b));
-    // A bitonic sequence: two stages sort it, largest first, no candidate (0) last.
-    let sorted = pairs(halves_exchanged(best));
+    // A bitonic sequence: two stages sort it, largest first, no candidate (0) last:
+    // (0, 2) and (1, 3), then pairs.
+    let sorted = pairs(exchange::<0b01_00_11_10, 0b1111_0000>(best));
     // Low halves (inverted seeds) to lanes 0-3, high halves (parts) to 4-7: the
     // layout of a `Top<f32>`, seeds then parts.
     let halves = _mm256_permutevar8x32_epi32(sorted, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
