@@ -78,6 +78,21 @@ pub(crate) fn ok(cmd: &mut Command) -> (String, String) {
     (stdout, stderr)
 }
 
+/// `starts` (by address number) as starts of the graph's nodes: `internal` gives
+/// each address's node.
+pub(crate) fn starts_in(
+    internal: &[u32],
+    starts: &[hoptrace::exposure::Start],
+) -> Vec<hoptrace::exposure::Start> {
+    starts
+        .iter()
+        .map(|s| hoptrace::exposure::Start {
+            node: internal[s.node as usize],
+            since: s.since,
+        })
+        .collect()
+}
+
 /// Which of `nodes` addresses (numbered 0..nodes) the downstream hop search
 /// reaches from `starts` over `transfers` (from, to, block, asset, amount; zero
 /// amounts move nothing), with `services` not expanded and no hop limit: the
@@ -88,7 +103,7 @@ pub(crate) fn poison_reached(
     starts: &[hoptrace::exposure::Start],
     services: &[bool],
 ) -> Vec<bool> {
-    use hoptrace::exposure::{Start, hops};
+    use hoptrace::exposure::hops;
     use hoptrace::graph::{Direction, Graph};
     let addrs: Vec<alloy_primitives::Address> = (0..nodes)
         .map(|i| alloy_primitives::Address::with_last_byte(i as u8))
@@ -100,13 +115,7 @@ pub(crate) fn poison_reached(
         .collect();
     let graph = Graph::from_edges(addrs.clone(), &edges);
     let internal: Vec<u32> = addrs.iter().map(|a| graph.node(a).unwrap()).collect();
-    let starts: Vec<Start> = starts
-        .iter()
-        .map(|s| Start {
-            node: internal[s.node as usize],
-            since: s.since,
-        })
-        .collect();
+    let starts = starts_in(&internal, starts);
     let mut expand = vec![true; nodes];
     for (v, &service) in services.iter().enumerate() {
         expand[internal[v] as usize] = !service;

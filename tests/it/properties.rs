@@ -220,13 +220,7 @@ fn large_graph_is_the_same_on_any_number_of_threads() {
             since: s.since % 5_000,
         })
         .collect();
-    let starts: Vec<Start> = ext_starts
-        .iter()
-        .map(|s| Start {
-            node: internal[s.node as usize],
-            since: s.since,
-        })
-        .collect();
+    let starts = crate::common::starts_in(&internal, &ext_starts);
     // Every 50th address is a service.
     let ext_expandable: Vec<bool> = (0..n).map(|i| i % 50 != 0).collect();
     let mut expandable = vec![true; n];
