@@ -230,19 +230,26 @@ pub fn run_haircut(
     use crate::exposure::{Flow, Haircut};
     let mut edges = params.edges();
     edges.sort_by_key(|e| e.2);
+    // Numbered as the graph numbers the nodes that `check`, `trace` and `score`
+    // give the haircut: by decreasing degree.
+    let (_, node) = crate::graph::numbering_by_degree(params.addresses, &edges);
     let mut rng = fastrand::Rng::with_seed(params.rng_seed ^ 0xA3F0);
     let flows: Vec<Flow> = edges
         .iter()
         .map(|&(from, to, block)| Flow {
             block,
-            from,
-            to,
+            from: node[from as usize],
+            to: node[to as usize],
             asset: u32::from(rng.u8(0..10) == 0),
             amount: u128::from(10f64.powf(rng.f64() * 19.0) as u64),
         })
         .collect();
     drop(edges);
-    let starts = params.starts();
+    let mut starts = params.starts();
+    for s in &mut starts {
+        s.node = node[s.node as usize];
+    }
+    drop(node);
     let expandable = vec![true; params.addresses];
     let t = Instant::now();
     let cpu = cpu_seconds();

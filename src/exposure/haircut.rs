@@ -84,7 +84,7 @@ use alloy_primitives::U256;
 use std::io::{self, Write};
 
 use crate::exposure::{Start, prefetch};
-use crate::graph::huge_vec;
+use crate::graph::hot_huge_vec;
 use crate::table::{Table, TableReader, TableWriter};
 
 /// One transfer as the haircut sees it. `from`, `to` and `asset` are dense ids
@@ -627,20 +627,29 @@ impl<'a> Haircut<'a> {
     }
 }
 
-/// `n` lines of per-address state for a pass over `legs` transfers: in huge pages
-/// (see [`huge_vec`]) when the pass comes back to each line several times, since
-/// then random reads dominate and huge pages spare most of their TLB misses;
-/// otherwise in ordinary pages, which the first touch makes resident faster (on
-/// the project VM, where the host backs memory on first touch: 0.4 GB/s in huge
-/// pages against 0.9–1.4 GB/s in 4 KiB ones). The asset of a tenth of the
-/// benchmark's transfers, 1.7 transfers per address, ran in half the time this way.
+/// `n` lines of per-address state for a pass over `legs` transfers. When the pass
+/// comes back to each line several times, random reads dominate, and the first
+/// [`HOT_STATE`] bytes of lines (the busiest addresses, since nodes are numbered by
+/// decreasing degree) go in huge pages, which spare their TLB misses (see
+/// [`hot_huge_vec`]); the rest stay in ordinary pages, which the first touch makes
+/// resident far faster. On the project VM the host backs memory on first touch, at
+/// about 0.36 GB/s in huge pages against 2.5 GB/s in 4 KiB ones, so huge pages
+/// for all 640 MB of the benchmark's dense state cost about 1.8 s of CPU in a
+/// process's first pass, more than their TLB misses ever did. A pass that visits
+/// each line less often (the asset of a tenth of the benchmark's transfers, 1.7
+/// transfers per address) is in ordinary pages, as it ran in half the time so.
 fn state_vec<T>(n: usize, legs: usize, f: impl FnMut(usize) -> T) -> Vec<T> {
     if legs >= 4 * n {
-        huge_vec(n, f)
+        hot_huge_vec(n, HOT_STATE / std::mem::size_of::<T>().max(1), f)
     } else {
         (0..n).map(f).collect()
     }
 }
+
+/// Bytes of each array of dense state kept in huge pages (see [`state_vec`]):
+/// 32 MiB, the 524,288 busiest addresses' lines, which take about 47 % of the
+/// benchmark's reads.
+const HOT_STATE: usize = 32 << 20;
 
 /// The asset whose pass reads `flows` directly (with address ids as local
 /// numbers) while the others are split out: the most frequent among transfers of
