@@ -41,15 +41,43 @@ pub(crate) fn huge_vec<T>(n: usize, f: impl FnMut(usize) -> T) -> Vec<T> {
 /// random reads: in huge pages, they mostly hit the TLB, while the rest, in 4 KiB
 /// pages, are faster to make resident the first time (on the project VM, fresh
 /// huge pages cost about 2.8 ms per MB of CPU against about 0.4 for 4 KiB pages).
+/// Its memory is made resident in one call before it is written (see [`populate`]).
 pub(crate) fn hot_huge_vec<T>(n: usize, hot: usize, mut f: impl FnMut(usize) -> T) -> Vec<T> {
     let mut v: Vec<T> = Vec::with_capacity(n);
-    advise_huge_pages(
-        v.as_mut_ptr().cast::<u8>(),
-        hot.min(n) * std::mem::size_of::<T>(),
-    );
+    let ptr = v.as_mut_ptr().cast::<u8>();
+    let size = std::mem::size_of::<T>();
+    advise_huge_pages(ptr, hot.min(n) * size);
+    populate(ptr, n * size);
     v.extend((0..n).map(&mut f));
     v
 }
+
+/// Makes the whole pages among `len` bytes from `ptr` resident and writable now,
+/// in one call (`MADV_POPULATE_WRITE`, Linux 5.14), rather than one page fault at
+/// a time as they are first written. On the project VM, fresh 4 KiB pages become
+/// resident at about 4.0 GB/s so, against 2.5 GB/s by first touch. Only for 1 MiB
+/// or more (below that, the call costs more than it saves); a kernel without it
+/// refuses the advice, and the pages then fault in as usual.
+#[cfg(target_os = "linux")]
+fn populate(ptr: *mut u8, len: usize) {
+    const PAGE: usize = 4096;
+    let start = (ptr as usize).next_multiple_of(PAGE);
+    let end = (ptr as usize + len) & !(PAGE - 1);
+    if end >= start + (1 << 20) {
+        // SAFETY: the range lies inside an allocation this process owns;
+        // MADV_POPULATE_WRITE only faults its pages in, never changes contents.
+        unsafe {
+            libc::madvise(
+                start as *mut libc::c_void,
+                end - start,
+                libc::MADV_POPULATE_WRITE,
+            );
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn populate(_ptr: *mut u8, _len: usize) {}
 
 /// A vector of `n` zeros, taken zeroed from the allocator (for a large vector,
 /// fresh pages from the kernel: nothing is written now, and each page is cleared

@@ -374,10 +374,12 @@ impl CacheFile {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn map_of(bytes: &[u8]) -> (tempfile::TempDir, Arc<Mmap>) {
+    /// `bytes` written to a file in a fresh directory (kept while the map lives)
+    /// and mapped.
+    pub(crate) fn map_of(bytes: &[u8]) -> (tempfile::TempDir, Arc<Mmap>) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t");
         std::fs::write(&path, bytes).unwrap();

@@ -30,9 +30,12 @@ use crate::labels::Label;
 use crate::policy::Policy;
 use crate::table::{CacheFile, Table};
 
+/// Version 3: the haircut's first word counts its runs numbered by address id (up
+/// to two), where version 2 had a flag for one; a reader of version 2 would take a
+/// second such run for a damaged one.
 const FILE: CacheFile = CacheFile {
     magic: b"HOPTRACE-RES",
-    version: 2,
+    version: 3,
     align: 64,
     what: "results cache",
 };

@@ -46,11 +46,14 @@
 //! the tainted amount.
 //!
 //! Engine. Assets never mix, so every asset is run on its own. The most frequent
-//! asset (judged from a sample of the flows; which one it is changes how the work
-//! is shared, never the result) is read straight from the flows, with address ids
-//! as its local numbers; the others are split out (one pass, which keeps chain
-//! order within each), their addresses get dense local numbers, and
-//! they run on a third thread, which then indexes their results by address. All
+//! asset (judged from a sample of the flows; which assets are run how changes how
+//! the work is shared, never the result: [`Plan`]) is read straight from the
+//! flows, with address ids as its local numbers; the others are split out (one
+//! pass, which keeps chain order within each) and run on a third thread. The next
+//! most frequent one, if it has about one transfer for every two addresses or
+//! more, keeps address ids as its local numbers too; the addresses of the rest get
+//! dense local numbers, and the third thread then indexes their results by
+//! address. All
 //! that the pass touches for one address is two 64-byte lines, its holding
 //! (balance, fraction, `since`, flags and named seeds) and its inflow (received,
 //! tainted, named seeds). The pass prefetches the lines of the flows a few places
@@ -72,8 +75,9 @@
 //!
 //! Cost: O(transfers x TOP_SEEDS) time; memory 32 bytes per flow of the other
 //! assets for the split (up to twice that while its lists grow), 128 bytes per
-//! (address, asset) pair while running and 64 after, and 4 MiB of chunks under way
-//! between the two threads of the dense asset.
+//! (address, asset) pair while running and 64 after (per address, for the two
+//! assets numbered by address id), and 4 MiB of chunks under way between the two
+//! threads of the dense asset.
 
 pub mod reference;
 #[cfg(target_arch = "x86_64")]
@@ -482,30 +486,40 @@ impl<'a> Haircut<'a> {
 
     /// Runs the haircut over `flows` (in chain order; any pushed flows are ignored).
     pub fn run(&self, flows: &[Flow]) -> HaircutResult {
-        self.run_with(flows, dense_asset(flows))
+        self.run_with(flows, plan(flows, self.since.len()))
     }
 
-    /// [`Haircut::run`] with `dense` as the asset read straight from `flows`.
-    fn run_with(&self, flows: &[Flow], dense: Option<u32>) -> HaircutResult {
+    /// [`Haircut::run`] with the assets run as `plan` says.
+    fn run_with(&self, flows: &[Flow], plan: Plan) -> HaircutResult {
         let n = self.since.len();
         let mut carried = vec![false; flows.len()];
-        let (dense, (others, marks, offsets, index)) = std::thread::scope(|scope| {
+        let (dense, (second, others, marks, offsets, index)) = std::thread::scope(|scope| {
             // The other assets, split out, run and indexed by address on their own
             // thread while the dense asset runs on this one and one more.
             let others = scope.spawn(|| {
-                let by_asset = split_by_asset(flows, dense);
-                let mut scratch = vec![u32::MAX; n];
+                let by_asset = split_by_asset(flows, plan.dense);
+                let mut scratch = Vec::new();
+                let mut second = None;
                 let mut runs = Vec::new();
                 let mut marks = Vec::new();
                 for (a, mut legs) in by_asset.into_iter().enumerate() {
-                    if !legs.is_empty() {
-                        runs.push(self.run_sparse(a as u32, &mut legs, &mut scratch, &mut marks));
+                    let a = a as u32;
+                    if legs.is_empty() {
+                        continue;
+                    }
+                    if Some(a) == plan.by_id {
+                        second = Some(self.run_by_id(a, &legs, &mut marks));
+                    } else {
+                        if scratch.is_empty() {
+                            scratch = vec![u32::MAX; n];
+                        }
+                        runs.push(self.run_sparse(a, &mut legs, &mut scratch, &mut marks));
                     }
                 }
                 let (offsets, index) = index_by_address(n, &runs);
-                (runs, marks, offsets, index)
+                (second, runs, marks, offsets, index)
             });
-            let dense = dense.map(|a| self.run_dense(a, flows, &mut carried));
+            let dense = plan.dense.map(|a| self.run_dense(a, flows, &mut carried));
             let others = others
                 .join()
                 .unwrap_or_else(|e| std::panic::resume_unwind(e));
@@ -514,8 +528,10 @@ impl<'a> Haircut<'a> {
         for f in marks {
             carried[f as usize] = true;
         }
+        let mut by_id: Vec<AssetRun> = dense.into_iter().chain(second).collect();
+        by_id.sort_by_key(|run| run.asset);
         HaircutResult {
-            dense,
+            by_id,
             others,
             offsets: offsets.into(),
             index: index.into(),
@@ -569,6 +585,29 @@ impl<'a> Haircut<'a> {
                 .join()
                 .unwrap_or_else(|e| std::panic::resume_unwind(e))
         });
+        AssetRun {
+            asset,
+            nodes: Table::default(),
+            inflows: inflows.into(),
+        }
+    }
+
+    /// The asset of `legs` (address ids, chain order), numbered by address id, in
+    /// one pass on this thread. Adds the flows that carried taint to `carried`.
+    fn run_by_id(&self, asset: u32, legs: &[Leg], carried: &mut Vec<u32>) -> AssetRun {
+        let n = self.since.len();
+        let mut holdings = state_vec(n, legs.len(), |v| self.holding(v as u32));
+        let mut inflows = state_vec(n, legs.len(), |_| Inflow::default());
+        spend(
+            legs.len(),
+            |i| Some(legs[i]),
+            &mut holdings,
+            |v| v,
+            &mut Inflows {
+                inflows: &mut inflows,
+                carried: |f| carried.push(f),
+            },
+        );
         AssetRun {
             asset,
             nodes: Table::default(),
@@ -642,7 +681,7 @@ fn state_vec<T>(n: usize, legs: usize, f: impl FnMut(usize) -> T) -> Vec<T> {
     if legs >= 4 * n {
         hot_huge_vec(n, HOT_STATE / std::mem::size_of::<T>().max(1), f)
     } else {
-        (0..n).map(f).collect()
+        hot_huge_vec(n, 0, f)
     }
 }
 
@@ -651,18 +690,38 @@ fn state_vec<T>(n: usize, legs: usize, f: impl FnMut(usize) -> T) -> Vec<T> {
 /// benchmark's reads.
 const HOT_STATE: usize = 32 << 20;
 
-/// The asset whose pass reads `flows` directly (with address ids as local
-/// numbers) while the others are split out: the most frequent among transfers of
-/// a positive amount, from a sample of at most about 64 Ki flows (ties to the
-/// smaller id); `None` when the sample has no positive amount. Which asset it is
-/// changes how the work is shared, never the result.
-fn dense_asset(flows: &[Flow]) -> Option<u32> {
+/// How the assets are shared out. Which assets these are changes how the work is
+/// shared, never the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Plan {
+    /// The asset whose pass reads `flows` directly, on two threads, with address
+    /// ids as its local numbers.
+    dense: Option<u32>,
+    /// An asset split out that also runs with address ids as its local numbers
+    /// (no numbering and no index), on the third thread.
+    by_id: Option<u32>,
+}
+
+/// The plan for `flows` over `n` addresses, judged from a sample of at most about
+/// 64 Ki flows of a positive amount: the most frequent asset is the dense one
+/// (ties to the smaller id); the next one runs by address id if it has about one
+/// transfer for every two addresses or more (then most addresses take part, and
+/// numbering them would cost more than it saves: at most 128 bytes an address
+/// while it runs, 64 after).
+fn plan(flows: &[Flow], n: usize) -> Plan {
     let stride = (flows.len() >> 16).max(1);
     let counts = counts_by_asset(flows.iter().step_by(stride).filter(|f| f.amount != 0));
-    (0..counts.len())
-        .max_by(|&a, &b| counts[a].cmp(&counts[b]).then(b.cmp(&a)))
-        .filter(|&a| counts[a] > 0)
-        .map(|a| a as u32)
+    let mut ranked: Vec<u32> = (0..counts.len() as u32)
+        .filter(|&a| counts[a as usize] > 0)
+        .collect();
+    ranked.sort_by(|&a, &b| counts[b as usize].cmp(&counts[a as usize]).then(a.cmp(&b)));
+    Plan {
+        dense: ranked.first().copied(),
+        by_id: ranked
+            .get(1)
+            .copied()
+            .filter(|&a| 2 * counts[a as usize] * stride >= n),
+    }
 }
 
 /// Per address, the block from which it is a seed (the earliest of its starts), or
@@ -708,25 +767,33 @@ fn split_by_asset(flows: &[Flow], skip: Option<u32>) -> Vec<Vec<Leg>> {
 }
 
 /// Where each address's entries in the runs of the other assets are: offsets per
-/// address (`n + 1`) into a list of (run, local number), runs in asset order.
+/// address (`n + 1`) into a list of (run, local number), runs in asset order;
+/// both empty when there are no runs.
 fn index_by_address(n: usize, runs: &[AssetRun]) -> (Vec<u64>, Vec<[u32; 2]>) {
-    let mut offsets = vec![0u64; n + 1];
+    if runs.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    // Each address's count goes two places on, so that after the sums
+    // `offsets[v + 1]` is where v's entries start; it then serves as v's cursor,
+    // and ends where they end, which is where v + 1's start.
+    let mut offsets = vec![0u64; n + 2];
     for run in runs {
         for &v in &run.nodes {
-            offsets[v as usize + 1] += 1;
+            offsets[v as usize + 2] += 1;
         }
     }
-    for v in 0..n {
-        offsets[v + 1] += offsets[v];
+    for i in 2..n + 2 {
+        offsets[i] += offsets[i - 1];
     }
-    let mut next = offsets.clone();
-    let mut index = vec![[0u32; 2]; offsets[n] as usize];
+    let mut index = vec![[0u32; 2]; offsets[n + 1] as usize];
     for (k, run) in runs.iter().enumerate() {
         for (local, &v) in run.nodes.iter().enumerate() {
-            index[next[v as usize] as usize] = [k as u32, local as u32];
-            next[v as usize] += 1;
+            let cursor = &mut offsets[v as usize + 1];
+            index[*cursor as usize] = [k as u32, local as u32];
+            *cursor += 1;
         }
     }
+    offsets.truncate(n + 1);
     (offsets, index)
 }
 
@@ -1059,7 +1126,9 @@ fn receive(got: &mut Inflow, c: &Carry, mix: &impl Fn(&Top<f32>, f64, &Top<f32>,
 /// The result of a haircut: what every address received, per asset.
 #[derive(Debug, Default)]
 pub struct HaircutResult {
-    dense: Option<AssetRun>,
+    /// The runs numbered by address id (the dense asset's and the plan's
+    /// `by_id`), in asset order.
+    by_id: Vec<AssetRun>,
     others: Vec<AssetRun>,
     /// Per address, where its entries in `index` start (`n + 1` offsets).
     offsets: Table<u64>,
@@ -1073,9 +1142,7 @@ impl HaircutResult {
     /// The exposures of `node`, one per asset it received, sorted by asset.
     pub fn exposures(&self, node: u32) -> Vec<Exposure> {
         let mut out = Vec::new();
-        if let Some(e) = self.dense.as_ref().and_then(|d| d.exposure(node as usize)) {
-            out.push(e);
-        }
+        out.extend(self.by_id.iter().filter_map(|d| d.exposure(node as usize)));
         let v = node as usize;
         if v + 1 < self.offsets.len() {
             let range = self.offsets[v] as usize..self.offsets[v + 1] as usize;
@@ -1109,7 +1176,7 @@ impl HaircutResult {
     /// Every address that received something, sorted.
     pub fn nodes(&self) -> Vec<u32> {
         let mut nodes: Vec<u32> = Vec::new();
-        if let Some(d) = &self.dense {
+        for d in &self.by_id {
             nodes.extend((0..d.inflows.len() as u32).filter(|&v| d.inflows[v as usize].total != 0));
         }
         for run in &self.others {
@@ -1134,8 +1201,8 @@ impl HaircutResult {
     /// Writes the result, all but `carried`, to a results file (see
     /// `analysis::results`).
     pub(crate) fn write_to<W: Write>(&self, w: &mut TableWriter<W>) -> io::Result<()> {
-        let runs: Vec<&AssetRun> = self.dense.iter().chain(&self.others).collect();
-        w.u64(u64::from(self.dense.is_some()))?;
+        let runs: Vec<&AssetRun> = self.by_id.iter().chain(&self.others).collect();
+        w.u64(self.by_id.len() as u64)?;
         w.u64(runs.len() as u64)?;
         for run in runs {
             w.u64(u64::from(run.asset))?;
@@ -1151,21 +1218,23 @@ impl HaircutResult {
     /// together and the addresses; the index is not read in full (a damaged entry
     /// is caught by bounds checks, never read wrongly).
     pub(crate) fn read_from(r: &mut TableReader<'_>, nodes: usize) -> io::Result<HaircutResult> {
-        let has_dense = r.u64()? != 0;
+        let by_id_count = r.u64()?;
         let count = r.u64()?;
+        if by_id_count > count {
+            return Err(r.invalid("more runs by address id than runs"));
+        }
         let mut runs = Vec::new();
-        for _ in 0..count {
+        for k in 0..count {
             let asset = u32::try_from(r.u64()?).map_err(|_| r.invalid("asset id out of range"))?;
             let run = AssetRun {
                 asset,
                 nodes: r.table()?,
                 inflows: r.table()?,
             };
-            // The dense run (first, when there is one) is numbered by address id and
-            // has no node list; every other run names one node per inflow.
-            let is_dense = has_dense && runs.is_empty();
-            let fits = if is_dense {
-                run.nodes.is_empty()
+            // The runs numbered by address id (first) have no node list and at most
+            // one inflow per address; every other run names one node per inflow.
+            let fits = if k < by_id_count {
+                run.nodes.is_empty() && run.inflows.len() <= nodes
             } else {
                 run.nodes.len() == run.inflows.len()
             };
@@ -1176,17 +1245,15 @@ impl HaircutResult {
         }
         let offsets: Table<u64> = r.table()?;
         let index: Table<[u32; 2]> = r.table()?;
-        let mut runs = runs.into_iter();
-        let dense = if has_dense { runs.next() } else { None };
-        let fits = dense.as_ref().is_none_or(|d| d.inflows.len() <= nodes)
-            && (offsets.is_empty() || offsets.len() == nodes + 1)
+        let others = runs.split_off(by_id_count as usize);
+        let fits = (offsets.is_empty() || offsets.len() == nodes + 1)
             && offsets.last().copied().unwrap_or(0) == index.len() as u64;
-        if !fits || (has_dense && dense.is_none()) {
+        if !fits {
             return Err(r.invalid("haircut result for another graph"));
         }
         Ok(HaircutResult {
-            dense,
-            others: runs.collect(),
+            by_id: runs,
+            others,
             offsets,
             index,
             carried: Vec::new(),
@@ -1267,7 +1334,7 @@ mod tests {
     }
 
     #[test]
-    fn which_asset_runs_dense_never_changes_the_result() {
+    fn how_the_assets_are_shared_out_never_changes_the_result() {
         let mut rng = fastrand::Rng::with_seed(7);
         let nodes = 40;
         let flows: Vec<Flow> = (0..3000)
@@ -1295,22 +1362,49 @@ mod tests {
         ];
         let expandable: Vec<bool> = (0..nodes).map(|v| v % 11 != 5).collect();
         let h = Haircut::new(nodes as usize, &starts, &expandable);
-        let want = h.run_with(&flows, None);
+        let plan = |dense, by_id| Plan { dense, by_id };
+        let want = h.run_with(&flows, plan(None, None));
         let carried: Vec<bool> = (0..flows.len()).map(|i| want.carried_taint(i)).collect();
         assert!(carried.iter().any(|&c| c), "the case carries taint");
-        for dense in [Some(0), Some(1), Some(2), Some(9)] {
-            let got = h.run_with(&flows, dense);
-            assert_eq!(got.nodes(), want.nodes(), "dense {dense:?}");
+        let plans = [
+            plan(Some(0), None),
+            plan(Some(1), Some(0)),
+            plan(Some(2), Some(1)),
+            plan(None, Some(2)),
+            plan(Some(9), Some(0)),
+            plan(Some(0), Some(9)),
+        ];
+        for plan in plans {
+            let got = h.run_with(&flows, plan);
+            assert_eq!(got.nodes(), want.nodes(), "{plan:?}");
             for v in 0..nodes {
-                assert_eq!(
-                    got.exposures(v),
-                    want.exposures(v),
-                    "dense {dense:?}, node {v}"
-                );
+                assert_eq!(got.exposures(v), want.exposures(v), "{plan:?}, node {v}");
             }
             let got_carried: Vec<bool> = (0..flows.len()).map(|i| got.carried_taint(i)).collect();
-            assert_eq!(got_carried, carried, "dense {dense:?}");
+            assert_eq!(got_carried, carried, "{plan:?}");
+            // And as a results file gives them back.
+            let mut w = TableWriter::new(Vec::new(), 64);
+            got.write_to(&mut w).unwrap();
+            let (_dir, map) = crate::table::tests::map_of(&w.into_inner());
+            let mut r = TableReader::new(&map, 0, 64, "test file");
+            let read = HaircutResult::read_from(&mut r, nodes as usize).unwrap();
+            assert_eq!(read.nodes(), want.nodes(), "{plan:?}, read back");
+            for v in 0..nodes {
+                assert_eq!(
+                    read.exposures(v),
+                    want.exposures(v),
+                    "{plan:?}, read back, node {v}"
+                );
+            }
         }
+        // A file of more runs numbered by address id than runs is refused.
+        let mut w = TableWriter::new(Vec::new(), 64);
+        w.u64(3).unwrap();
+        w.u64(2).unwrap();
+        let (_dir, map) = crate::table::tests::map_of(&w.into_inner());
+        let mut r = TableReader::new(&map, 0, 64, "test file");
+        let e = HaircutResult::read_from(&mut r, nodes as usize).unwrap_err();
+        assert!(e.to_string().contains("more runs by address id"), "{e}");
     }
 
     #[test]
