@@ -30,26 +30,25 @@ use crate::transfer::MAX_BLOCK;
 /// wanting transparent huge pages. The search reads these arrays at random, and
 /// with 4 KiB pages nearly every such read also misses the TLB; 2 MiB pages make
 /// the large arrays cheap to address. Without support (other systems, or THP
-/// disabled) this is an ordinary vector.
+/// disabled) this is an ordinary vector. Its memory is made resident in one call
+/// before it is written (see [`populate`]).
 pub(crate) fn huge_vec<T>(n: usize, f: impl FnMut(usize) -> T) -> Vec<T> {
-    hot_huge_vec(n, n, f)
+    let mut v: Vec<T> = Vec::with_capacity(n);
+    advise_hot(&mut v, n);
+    populate(v.as_mut_ptr().cast::<u8>(), n * std::mem::size_of::<T>());
+    v.extend((0..n).map(f));
+    v
 }
 
-/// As [`huge_vec`], but only the first `hot` values (at most `n`) are advised as
-/// wanting huge pages; the rest are in ordinary pages. Nodes are numbered by
-/// decreasing degree, so the first values of per-node state take most of the
-/// random reads: in huge pages, they mostly hit the TLB, while the rest, in 4 KiB
-/// pages, are faster to make resident the first time (on the project VM, fresh
-/// huge pages cost about 2.8 ms per MB of CPU against about 0.4 for 4 KiB pages).
-/// Its memory is made resident in one call before it is written (see [`populate`]).
-pub(crate) fn hot_huge_vec<T>(n: usize, hot: usize, mut f: impl FnMut(usize) -> T) -> Vec<T> {
-    let mut v: Vec<T> = Vec::with_capacity(n);
-    let ptr = v.as_mut_ptr().cast::<u8>();
-    let size = std::mem::size_of::<T>();
-    advise_huge_pages(ptr, hot.min(n) * size);
-    populate(ptr, n * size);
-    v.extend((0..n).map(&mut f));
-    v
+/// Advises the first `hot` values of `v`'s capacity as wanting huge pages, the
+/// rest being left to ordinary pages. Nodes are numbered by decreasing degree,
+/// so the first values of per-node state take most of the random reads: in huge
+/// pages, they mostly hit the TLB, while the rest, in 4 KiB pages, are faster to
+/// make resident the first time (on the project VM, fresh huge pages cost about
+/// 2.8 ms of CPU per MB against about 0.4 for 4 KiB pages).
+pub(crate) fn advise_hot<T>(v: &mut Vec<T>, hot: usize) {
+    let bytes = hot.min(v.capacity()) * std::mem::size_of::<T>();
+    advise_huge_pages(v.as_mut_ptr().cast::<u8>(), bytes);
 }
 
 /// Makes the whole pages among `len` bytes from `ptr` resident and writable now,
@@ -59,7 +58,7 @@ pub(crate) fn hot_huge_vec<T>(n: usize, hot: usize, mut f: impl FnMut(usize) -> 
 /// or more (below that, the call costs more than it saves); a kernel without it
 /// refuses the advice, and the pages then fault in as usual.
 #[cfg(target_os = "linux")]
-fn populate(ptr: *mut u8, len: usize) {
+pub(crate) fn populate(ptr: *mut u8, len: usize) {
     const PAGE: usize = 4096;
     let start = (ptr as usize).next_multiple_of(PAGE);
     let end = (ptr as usize + len) & !(PAGE - 1);
@@ -77,7 +76,7 @@ fn populate(ptr: *mut u8, len: usize) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn populate(_ptr: *mut u8, _len: usize) {}
+pub(crate) fn populate(_ptr: *mut u8, _len: usize) {}
 
 /// A vector of `n` zeros, taken zeroed from the allocator (for a large vector,
 /// fresh pages from the kernel: nothing is written now, and each page is cleared

@@ -49,10 +49,11 @@
 //! asset (judged from a sample of the flows; which assets are run how changes how
 //! the work is shared, never the result: [`Plan`]) is read straight from the
 //! flows, with address ids as its local numbers; the others are split out (one
-//! pass, which keeps chain order within each) and run on a third thread. The next
-//! most frequent one, if it has about one transfer for every two addresses or
-//! more, keeps address ids as its local numbers too; the addresses of the rest get
-//! dense local numbers, and the third thread then indexes their results by
+//! pass, which keeps chain order within each) and run a slice at a time by the
+//! dense asset's inflows thread whenever it has no carries waiting ([`Others`]).
+//! The next most frequent one, if it has about one transfer for every two
+//! addresses or more, keeps address ids as its local numbers too; the addresses of
+//! the rest get dense local numbers, and their results are then indexed by
 //! address. All
 //! that the pass touches for one address is two 64-byte lines, its holding
 //! (balance, fraction, `since`, flags and named seeds) and its inflow (received,
@@ -88,7 +89,7 @@ use alloy_primitives::U256;
 use std::io::{self, Write};
 
 use crate::exposure::{Start, prefetch};
-use crate::graph::hot_huge_vec;
+use crate::graph::advise_hot;
 use crate::table::{Table, TableReader, TableWriter};
 
 /// One transfer as the haircut sees it. `from`, `to` and `asset` are dense ids
@@ -491,48 +492,27 @@ impl<'a> Haircut<'a> {
 
     /// [`Haircut::run`] with the assets run as `plan` says.
     fn run_with(&self, flows: &[Flow], plan: Plan) -> HaircutResult {
+        debug_assert!(plan.dense.is_none() || plan.dense != plan.by_id);
         let n = self.since.len();
         let mut carried = vec![false; flows.len()];
-        let (dense, (second, others, marks, offsets, index)) = std::thread::scope(|scope| {
-            // The other assets, split out, run and indexed by address on their own
-            // thread while the dense asset runs on this one and one more.
-            let others = scope.spawn(|| {
-                let by_asset = split_by_asset(flows, plan.dense);
-                let mut scratch = Vec::new();
-                let mut second = None;
-                let mut runs = Vec::new();
-                let mut marks = Vec::new();
-                for (a, mut legs) in by_asset.into_iter().enumerate() {
-                    let a = a as u32;
-                    if legs.is_empty() {
-                        continue;
-                    }
-                    if Some(a) == plan.by_id {
-                        second = Some(self.run_by_id(a, &legs, &mut marks));
-                    } else {
-                        if scratch.is_empty() {
-                            scratch = vec![u32::MAX; n];
-                        }
-                        runs.push(self.run_sparse(a, &mut legs, &mut scratch, &mut marks));
-                    }
-                }
-                let (offsets, index) = index_by_address(n, &runs);
-                (second, runs, marks, offsets, index)
-            });
-            let dense = plan.dense.map(|a| self.run_dense(a, flows, &mut carried));
-            let others = others
-                .join()
-                .unwrap_or_else(|e| std::panic::resume_unwind(e));
-            (dense, others)
-        });
+        // The other assets are taken up in slices by the dense asset's inflows
+        // thread, whenever it has no carries waiting (see `Others`), and what is
+        // left of them runs here.
+        let mut others = Others::new(self, flows, plan);
+        let dense = plan
+            .dense
+            .map(|a| self.run_dense(a, flows, &mut carried, &mut others));
+        while others.step() {}
+        let (second, runs, marks) = (others.second_run, others.runs, others.marks);
         for f in marks {
             carried[f as usize] = true;
         }
+        let (offsets, index) = index_by_address(n, &runs);
         let mut by_id: Vec<AssetRun> = dense.into_iter().chain(second).collect();
         by_id.sort_by_key(|run| run.asset);
         HaircutResult {
             by_id,
-            others,
+            others: runs,
             offsets: offsets.into(),
             index: index.into(),
             carried,
@@ -553,8 +533,15 @@ impl<'a> Haircut<'a> {
     /// threads share the pass: this one keeps the holdings (2 lines a leg) and
     /// hands every leg's [`Carry`], in chain order, to a second one that keeps the
     /// inflows (the third line: the amount received and, for a tainted leg, the
-    /// second mix) and marks the flows that carried taint.
-    fn run_dense(&self, asset: u32, flows: &[Flow], carried: &mut [bool]) -> AssetRun {
+    /// second mix) and marks the flows that carried taint. Whenever no carries
+    /// wait, that thread takes up a slice of `others`.
+    fn run_dense(
+        &self,
+        asset: u32,
+        flows: &[Flow],
+        carried: &mut [bool],
+        others: &mut Others<'_, '_>,
+    ) -> AssetRun {
         /// Messages under way before the holdings wait for the inflows.
         const QUEUE: usize = 16;
         let n = self.since.len();
@@ -572,7 +559,11 @@ impl<'a> Haircut<'a> {
                     inflows: &mut inflows,
                     carried: |f| carried[f as usize] = true,
                 };
-                drain(full_rx, &empty_tx, &mut sink);
+                let incoming = Incoming {
+                    full: full_rx,
+                    idle: || others.step(),
+                };
+                drain(incoming, &empty_tx, &mut sink);
                 inflows
             });
             let mut holdings = state_vec(n, flows.len(), |v| self.holding(v as u32));
@@ -585,29 +576,6 @@ impl<'a> Haircut<'a> {
                 .join()
                 .unwrap_or_else(|e| std::panic::resume_unwind(e))
         });
-        AssetRun {
-            asset,
-            nodes: Table::default(),
-            inflows: inflows.into(),
-        }
-    }
-
-    /// The asset of `legs` (address ids, chain order), numbered by address id, in
-    /// one pass on this thread. Adds the flows that carried taint to `carried`.
-    fn run_by_id(&self, asset: u32, legs: &[Leg], carried: &mut Vec<u32>) -> AssetRun {
-        let n = self.since.len();
-        let mut holdings = state_vec(n, legs.len(), |v| self.holding(v as u32));
-        let mut inflows = state_vec(n, legs.len(), |_| Inflow::default());
-        spend(
-            legs.len(),
-            |i| Some(legs[i]),
-            &mut holdings,
-            |v| v,
-            &mut Inflows {
-                inflows: &mut inflows,
-                carried: |f| carried.push(f),
-            },
-        );
         AssetRun {
             asset,
             nodes: Table::default(),
@@ -666,11 +634,159 @@ impl<'a> Haircut<'a> {
     }
 }
 
+/// The assets other than the dense one, as work done in slices of about a
+/// millisecond ([`Others::step`]): the split, then the asset of the plan's
+/// `by_id` (its state made, then its pass), then the rest, numbered one asset at a
+/// time. The dense asset's inflows thread takes a slice whenever no carries
+/// wait, so the thread of the holdings, which sets the pace, has a core to itself.
+/// (On a third thread, the scheduler shared two cores among three threads, and
+/// the holdings waited 0.2-0.4 s of a 2.3 s benchmark pass for the inflows.)
+struct Others<'h, 'a> {
+    haircut: &'h Haircut<'a>,
+    flows: &'h [Flow],
+    plan: Plan,
+    /// Flows split so far.
+    split: usize,
+    by_asset: Vec<Vec<Leg>>,
+    /// The `by_id` asset's pass under way.
+    second: Option<SecondRun>,
+    /// Its result, once done.
+    second_run: Option<AssetRun>,
+    /// The next asset to number and run.
+    next_asset: usize,
+    /// All `u32::MAX` between runs (see [`Haircut::run_sparse`]); allocated when
+    /// first needed.
+    scratch: Vec<u32>,
+    runs: Vec<AssetRun>,
+    /// Flows that carried taint.
+    marks: Vec<u32>,
+}
+
+/// The pass of the asset run by address id in [`Others`]: its state is made,
+/// then its legs are run, a slice at a time.
+struct SecondRun {
+    asset: u32,
+    legs: Vec<Leg>,
+    holdings: Vec<Holding>,
+    inflows: Vec<Inflow>,
+    /// Legs run so far.
+    done: usize,
+}
+
+/// Flows split, lines of state made, or legs run in one [`Others::step`].
+const SLICE: usize = 1 << 14;
+
+impl<'h, 'a> Others<'h, 'a> {
+    fn new(haircut: &'h Haircut<'a>, flows: &'h [Flow], plan: Plan) -> Others<'h, 'a> {
+        Others {
+            haircut,
+            flows,
+            plan,
+            split: 0,
+            by_asset: Vec::new(),
+            second: None,
+            second_run: None,
+            next_asset: 0,
+            scratch: Vec::new(),
+            runs: Vec::new(),
+            marks: Vec::new(),
+        }
+    }
+
+    /// Does one slice of the work; false when none is left.
+    fn step(&mut self) -> bool {
+        let n = self.haircut.since.len();
+        if self.split < self.flows.len() {
+            let end = (self.split + SLICE).min(self.flows.len());
+            split_by_asset(
+                &mut self.by_asset,
+                self.flows,
+                self.split..end,
+                self.plan.dense,
+            );
+            self.split = end;
+            if end == self.flows.len()
+                && let Some(a) = self.plan.by_id
+                && let Some(legs) = self.by_asset.get_mut(a as usize)
+                && !legs.is_empty()
+            {
+                let legs = std::mem::take(legs);
+                self.second = Some(SecondRun {
+                    asset: a,
+                    holdings: state_capacity(n, legs.len()),
+                    inflows: state_capacity(n, legs.len()),
+                    legs,
+                    done: 0,
+                });
+            }
+            return true;
+        }
+        if let Some(run) = &mut self.second {
+            if run.holdings.len() < n {
+                let range = run.holdings.len()..(run.holdings.len() + SLICE).min(n);
+                extend_resident(&mut run.holdings, range.clone(), |v| {
+                    self.haircut.holding(v as u32)
+                });
+                extend_resident(&mut run.inflows, range, |_| Inflow::default());
+            } else if run.done < run.legs.len() {
+                let (start, legs) = (run.done, &run.legs);
+                let count = SLICE.min(legs.len() - start);
+                let marks = &mut self.marks;
+                spend(
+                    count,
+                    |i| Some(legs[start + i]),
+                    &mut run.holdings,
+                    |v| v,
+                    &mut Inflows {
+                        inflows: &mut run.inflows,
+                        carried: |f| marks.push(f),
+                    },
+                );
+                run.done += count;
+            } else if let Some(run) = self.second.take() {
+                self.second_run = Some(AssetRun {
+                    asset: run.asset,
+                    nodes: Table::default(),
+                    inflows: run.inflows.into(),
+                });
+            }
+            return true;
+        }
+        while self.next_asset < self.by_asset.len() {
+            let a = self.next_asset;
+            self.next_asset += 1;
+            let mut legs = std::mem::take(&mut self.by_asset[a]);
+            if legs.is_empty() {
+                continue;
+            }
+            if self.scratch.is_empty() {
+                self.scratch = vec![u32::MAX; n];
+            }
+            let run =
+                self.haircut
+                    .run_sparse(a as u32, &mut legs, &mut self.scratch, &mut self.marks);
+            self.runs.push(run);
+            return true;
+        }
+        false
+    }
+}
+
+/// Appends the values of `range` from `f` to `v`, whose capacity holds them, its
+/// pages made resident in one call first (see [`crate::graph::populate`]).
+fn extend_resident<T>(v: &mut Vec<T>, range: std::ops::Range<usize>, f: impl FnMut(usize) -> T) {
+    debug_assert!(v.len() == range.start && range.end <= v.capacity());
+    let tail = v.spare_capacity_mut();
+    let bytes = (range.end - range.start) * std::mem::size_of::<T>();
+    crate::graph::populate(tail.as_mut_ptr().cast::<u8>(), bytes);
+    v.extend(range.map(f));
+}
+
 /// `n` lines of per-address state for a pass over `legs` transfers. When the pass
 /// comes back to each line several times, random reads dominate, and the first
 /// [`HOT_STATE`] bytes of lines (the busiest addresses, since nodes are numbered by
 /// decreasing degree) go in huge pages, which spare their TLB misses (see
-/// [`hot_huge_vec`]); the rest stay in ordinary pages, which the first touch makes
+/// [`advise_hot`]); the rest stay in ordinary pages, which the first touch makes
 /// resident far faster. On the project VM the host backs memory on first touch, at
 /// about 0.36 GB/s in huge pages against 2.5 GB/s in 4 KiB ones, so huge pages
 /// for all 640 MB of the benchmark's dense state cost about 1.8 s of CPU in a
@@ -678,11 +794,19 @@ impl<'a> Haircut<'a> {
 /// each line less often (the asset of a tenth of the benchmark's transfers, 1.7
 /// transfers per address) is in ordinary pages, as it ran in half the time so.
 fn state_vec<T>(n: usize, legs: usize, f: impl FnMut(usize) -> T) -> Vec<T> {
+    let mut v = state_capacity(n, legs);
+    extend_resident(&mut v, 0..n, f);
+    v
+}
+
+/// An empty vector with room for `n` lines of state, its pages advised as
+/// [`state_vec`] says.
+fn state_capacity<T>(n: usize, legs: usize) -> Vec<T> {
+    let mut v = Vec::with_capacity(n);
     if legs >= 4 * n {
-        hot_huge_vec(n, HOT_STATE / std::mem::size_of::<T>().max(1), f)
-    } else {
-        hot_huge_vec(n, 0, f)
+        advise_hot(&mut v, HOT_STATE / std::mem::size_of::<T>().max(1));
     }
+    v
 }
 
 /// Bytes of each array of dense state kept in huge pages (see [`state_vec`]):
@@ -698,7 +822,7 @@ struct Plan {
     /// ids as its local numbers.
     dense: Option<u32>,
     /// An asset split out that also runs with address ids as its local numbers
-    /// (no numbering and no index), on the third thread.
+    /// (no numbering and no index), in [`Others`].
     by_id: Option<u32>,
 }
 
@@ -748,12 +872,17 @@ pub(super) fn counts_by_asset<'a>(flows: impl Iterator<Item = &'a Flow>) -> Vec<
     counts
 }
 
-/// Splits `flows` by asset, keeping chain order within each, and drops zero
-/// amounts and the flows of `skip`: the legs (global address ids) of each asset,
-/// by asset id (empty for an asset with none). One pass over the flows.
-fn split_by_asset(flows: &[Flow], skip: Option<u32>) -> Vec<Vec<Leg>> {
-    let mut legs: Vec<Vec<Leg>> = Vec::new();
-    for (i, f) in flows.iter().enumerate() {
+/// Splits `flows[range]` by asset onto `legs` (the legs of each asset in global
+/// address ids, by asset id), keeping chain order within each, and drops zero
+/// amounts and the flows of `skip`.
+fn split_by_asset(
+    legs: &mut Vec<Vec<Leg>>,
+    flows: &[Flow],
+    range: std::ops::Range<usize>,
+    skip: Option<u32>,
+) {
+    for i in range {
+        let f = &flows[i];
         if f.amount == 0 || Some(f.asset) == skip {
             continue;
         }
@@ -763,7 +892,6 @@ fn split_by_asset(flows: &[Flow], skip: Option<u32>) -> Vec<Vec<Leg>> {
         }
         legs[a].push(Leg::of(i, f));
     }
-    legs
 }
 
 /// Where each address's entries in the runs of the other assets are: offsets per
@@ -812,6 +940,33 @@ struct Carry {
     seeds: Top<f32>,
 }
 
+/// The dense asset's chunks of carries as the inflows thread takes them: when
+/// none waits, it calls `idle` (other work, a slice at a time) until that has
+/// nothing left to do, and only then waits.
+struct Incoming<I: FnMut() -> bool> {
+    full: std::sync::mpsc::Receiver<Vec<Carry>>,
+    idle: I,
+}
+
+impl<I: FnMut() -> bool> Iterator for Incoming<I> {
+    type Item = Vec<Carry>;
+
+    fn next(&mut self) -> Option<Vec<Carry>> {
+        use std::sync::mpsc::TryRecvError;
+        loop {
+            match self.full.try_recv() {
+                Ok(chunk) => return Some(chunk),
+                Err(TryRecvError::Disconnected) => return None,
+                Err(TryRecvError::Empty) => {
+                    if !(self.idle)() {
+                        return self.full.recv().ok();
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Where [`spend`] sends what each leg brings its receiver.
 trait Sink {
     /// A leg a few places ahead goes to `to`: time to prefetch.
@@ -848,7 +1003,7 @@ impl<F: FnMut(u32)> Sink for Inflows<'_, F> {
 /// in order, into `sink`; each chunk done goes back through `empty`. Compiled for
 /// the processor's vector extensions, as [`spend`] is.
 fn drain<F: FnMut(u32)>(
-    full: std::sync::mpsc::Receiver<Vec<Carry>>,
+    full: Incoming<impl FnMut() -> bool>,
     empty: &std::sync::mpsc::Sender<Vec<Carry>>,
     sink: &mut Inflows<'_, F>,
 ) {
@@ -870,7 +1025,7 @@ fn drain<F: FnMut(u32)>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl")]
 fn drain_avx512<F: FnMut(u32)>(
-    full: std::sync::mpsc::Receiver<Vec<Carry>>,
+    full: Incoming<impl FnMut() -> bool>,
     empty: &std::sync::mpsc::Sender<Vec<Carry>>,
     sink: &mut Inflows<'_, F>,
 ) {
@@ -884,7 +1039,7 @@ fn drain_avx512<F: FnMut(u32)>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn drain_avx2<F: FnMut(u32)>(
-    full: std::sync::mpsc::Receiver<Vec<Carry>>,
+    full: Incoming<impl FnMut() -> bool>,
     empty: &std::sync::mpsc::Sender<Vec<Carry>>,
     sink: &mut Inflows<'_, F>,
 ) {
@@ -894,7 +1049,7 @@ fn drain_avx2<F: FnMut(u32)>(
 /// The body of [`drain`], with `mix` for [`Top::mix`].
 #[inline(always)]
 fn drain_with<F: FnMut(u32)>(
-    full: std::sync::mpsc::Receiver<Vec<Carry>>,
+    full: Incoming<impl FnMut() -> bool>,
     empty: &std::sync::mpsc::Sender<Vec<Carry>>,
     sink: &mut Inflows<'_, F>,
     mix: impl Fn(&Top<f32>, f64, &Top<f32>, f64) -> Top<f32>,
