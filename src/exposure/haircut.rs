@@ -497,12 +497,12 @@ impl<'a> Haircut<'a> {
         let mut carried = vec![false; flows.len()];
         // The other assets are taken up in slices by the dense asset's inflows
         // thread, whenever it has no carries waiting (see `Others`), and what is
-        // left of them runs here.
+        // left of them runs here when the dense pass is done (`Others::finish`).
         let mut others = Others::new(self, flows, plan);
         let dense = plan
             .dense
             .map(|a| self.run_dense(a, flows, &mut carried, &mut others));
-        while others.step() {}
+        others.finish();
         let (second, runs, marks) = (others.second_run, others.runs, others.marks);
         for f in marks {
             carried[f as usize] = true;
@@ -542,40 +542,19 @@ impl<'a> Haircut<'a> {
         carried: &mut [bool],
         others: &mut Others<'_, '_>,
     ) -> AssetRun {
-        /// Messages under way before the holdings wait for the inflows.
-        const QUEUE: usize = 16;
         let n = self.since.len();
         let leg = |i: usize| {
             let f = &flows[i];
             (f.asset == asset && f.amount != 0).then_some(Leg::of(i, f))
         };
-        let leg = &leg;
-        let inflows = std::thread::scope(|scope| {
-            let (full, full_rx) = std::sync::mpsc::sync_channel::<Vec<Carry>>(QUEUE);
-            let (empty_tx, empty) = std::sync::mpsc::channel::<Vec<Carry>>();
-            let inflows = scope.spawn(move || {
-                let mut inflows = state_vec(n, flows.len(), |_| Inflow::default());
-                let mut sink = Inflows {
-                    inflows: &mut inflows,
-                    carried: |f| carried[f as usize] = true,
-                };
-                let incoming = Incoming {
-                    full: full_rx,
-                    idle: || others.step(),
-                };
-                drain(incoming, &empty_tx, &mut sink);
-                inflows
-            });
-            let mut holdings = state_vec(n, flows.len(), |v| self.holding(v as u32));
-            let mut chunks = Chunks::new(&full, &empty);
-            spend(flows.len(), leg, &mut holdings, |v| v, &mut chunks);
-            chunks.send();
-            drop(chunks);
-            drop(full);
-            inflows
-                .join()
-                .unwrap_or_else(|e| std::panic::resume_unwind(e))
-        });
+        let (_, inflows) = two_threads(
+            flows.len(),
+            leg,
+            || state_vec(n, flows.len(), |v| self.holding(v as u32)),
+            || state_vec(n, flows.len(), |_| Inflow::default()),
+            |f| carried[f as usize] = true,
+            || others.step(),
+        );
         AssetRun {
             asset,
             nodes: Table::default(),
@@ -634,6 +613,55 @@ impl<'a> Haircut<'a> {
     }
 }
 
+/// The pass over `count` legs, `leg(i)` (see [`spend`]), shared by two threads:
+/// this one makes the holdings (`holdings`) and keeps them (2 lines a leg), and
+/// hands every leg's [`Carry`], in chain order, to a second one that makes the
+/// inflows (`inflows`) and keeps them (the third line: the amount received and,
+/// for a tainted leg, the second mix), calls `carried` with the flow number of
+/// every leg that carried taint, and calls `idle` whenever no carries wait, until
+/// it returns false. Returns both states.
+fn two_threads(
+    count: usize,
+    leg: impl Fn(usize) -> Option<Leg>,
+    holdings: impl FnOnce() -> Vec<Holding>,
+    inflows: impl FnOnce() -> Vec<Inflow> + Send,
+    carried: impl FnMut(u32) + Send,
+    idle: impl FnMut() -> bool + Send,
+) -> (Vec<Holding>, Vec<Inflow>) {
+    /// Messages under way before the holdings wait for the inflows.
+    const QUEUE: usize = 16;
+    std::thread::scope(|scope| {
+        let (full, full_rx) = std::sync::mpsc::sync_channel::<Vec<Carry>>(QUEUE);
+        let (empty_tx, empty) = std::sync::mpsc::channel::<Vec<Carry>>();
+        let inflows = scope.spawn(move || {
+            let mut inflows = inflows();
+            let mut sink = Inflows {
+                inflows: &mut inflows,
+                carried,
+            };
+            drain(
+                Incoming {
+                    full: full_rx,
+                    idle,
+                },
+                &empty_tx,
+                &mut sink,
+            );
+            inflows
+        });
+        let mut holdings = holdings();
+        let mut chunks = Chunks::new(&full, &empty);
+        spend(count, leg, &mut holdings, |v| v, &mut chunks);
+        chunks.send();
+        drop(chunks);
+        drop(full);
+        let inflows = inflows
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (holdings, inflows)
+    })
+}
+
 /// The assets other than the dense one, as work done in slices of about a
 /// millisecond ([`Others::step`]): the split, then the asset of the plan's
 /// `by_id` (its state made, then its pass), then the rest, numbered one asset at a
@@ -690,6 +718,35 @@ impl<'h, 'a> Others<'h, 'a> {
             scratch: Vec::new(),
             runs: Vec::new(),
             marks: Vec::new(),
+        }
+    }
+
+    /// Does all the work left, on this thread, but for the rest of the `by_id`
+    /// asset's pass, which shares two threads as the dense asset's does (when the
+    /// dense pass ends, a tenth of a second of it may be left).
+    fn finish(&mut self) {
+        loop {
+            if let Some(run) = &mut self.second
+                && run.holdings.len() == self.haircut.since.len()
+                && run.done < run.legs.len()
+            {
+                let (start, legs) = (run.done, &run.legs);
+                let holdings = std::mem::take(&mut run.holdings);
+                let inflows = std::mem::take(&mut run.inflows);
+                let marks = &mut self.marks;
+                (run.holdings, run.inflows) = two_threads(
+                    legs.len() - start,
+                    |i| Some(legs[start + i]),
+                    || holdings,
+                    || inflows,
+                    |f| marks.push(f),
+                    || false,
+                );
+                run.done = legs.len();
+            }
+            if !self.step() {
+                return;
+            }
         }
     }
 
