@@ -35,9 +35,21 @@ use crate::transfer::MAX_BLOCK;
 pub(crate) fn huge_vec<T>(n: usize, f: impl FnMut(usize) -> T) -> Vec<T> {
     let mut v: Vec<T> = Vec::with_capacity(n);
     advise_hot(&mut v, n);
-    populate(v.as_mut_ptr().cast::<u8>(), n * std::mem::size_of::<T>());
-    v.extend((0..n).map(f));
+    extend_resident(&mut v, 0..n, f);
     v
+}
+
+/// Appends the values of `range` from `f` to `v`, whose capacity holds them, its
+/// pages made resident in one call first (see [`populate`]).
+pub(crate) fn extend_resident<T>(
+    v: &mut Vec<T>,
+    range: std::ops::Range<usize>,
+    f: impl FnMut(usize) -> T,
+) {
+    debug_assert!(v.len() == range.start && range.end <= v.capacity());
+    let bytes = range.len() * std::mem::size_of::<T>();
+    populate(v.spare_capacity_mut().as_mut_ptr().cast::<u8>(), bytes);
+    v.extend(range.map(f));
 }
 
 /// Advises the first `hot` values of `v`'s capacity as wanting huge pages, the
@@ -58,7 +70,7 @@ pub(crate) fn advise_hot<T>(v: &mut Vec<T>, hot: usize) {
 /// or more (below that, the call costs more than it saves); a kernel without it
 /// refuses the advice, and the pages then fault in as usual.
 #[cfg(target_os = "linux")]
-pub(crate) fn populate(ptr: *mut u8, len: usize) {
+fn populate(ptr: *mut u8, len: usize) {
     const PAGE: usize = 4096;
     let start = (ptr as usize).next_multiple_of(PAGE);
     let end = (ptr as usize + len) & !(PAGE - 1);
@@ -76,7 +88,7 @@ pub(crate) fn populate(ptr: *mut u8, len: usize) {
 }
 
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn populate(_ptr: *mut u8, _len: usize) {}
+fn populate(_ptr: *mut u8, _len: usize) {}
 
 /// A vector of `n` zeros, taken zeroed from the allocator (for a large vector,
 /// fresh pages from the kernel: nothing is written now, and each page is cleared

@@ -89,7 +89,7 @@ use alloy_primitives::U256;
 use std::io::{self, Write};
 
 use crate::exposure::{Start, prefetch};
-use crate::graph::advise_hot;
+use crate::graph::{advise_hot, extend_resident};
 use crate::table::{Table, TableReader, TableWriter};
 
 /// One transfer as the haircut sees it. `from`, `to` and `asset` are dense ids
@@ -595,15 +595,12 @@ impl<'a> Haircut<'a> {
         }
         let mut holdings = state_vec(nodes.len(), legs.len(), |i| self.holding(nodes[i]));
         let mut inflows = state_vec(nodes.len(), legs.len(), |_| Inflow::default());
-        spend(
-            legs.len(),
-            |i| Some(legs[i]),
+        one_thread(
+            legs,
             &mut holdings,
+            &mut inflows,
             |local| nodes[local as usize],
-            &mut Inflows {
-                inflows: &mut inflows,
-                carried: |f| carried.push(f),
-            },
+            carried,
         );
         AssetRun {
             asset,
@@ -611,6 +608,28 @@ impl<'a> Haircut<'a> {
             inflows: inflows.into(),
         }
     }
+}
+
+/// The pass over `legs` on this thread alone, holdings and inflows (see
+/// [`spend`]; `node` gives a local number's address id). Adds the flows that
+/// carried taint to `carried`.
+fn one_thread(
+    legs: &[Leg],
+    holdings: &mut [Holding],
+    inflows: &mut [Inflow],
+    node: impl Fn(u32) -> u32,
+    carried: &mut Vec<u32>,
+) {
+    spend(
+        legs.len(),
+        |i| Some(legs[i]),
+        holdings,
+        node,
+        &mut Inflows {
+            inflows,
+            carried: |f| carried.push(f),
+        },
+    );
 }
 
 /// The pass over `count` legs, `leg(i)` (see [`spend`]), shared by two threads:
@@ -786,20 +805,15 @@ impl<'h, 'a> Others<'h, 'a> {
                 });
                 extend_resident(&mut run.inflows, range, |_| Inflow::default());
             } else if run.done < run.legs.len() {
-                let (start, legs) = (run.done, &run.legs);
-                let count = SLICE.min(legs.len() - start);
-                let marks = &mut self.marks;
-                spend(
-                    count,
-                    |i| Some(legs[start + i]),
+                let end = (run.done + SLICE).min(run.legs.len());
+                one_thread(
+                    &run.legs[run.done..end],
                     &mut run.holdings,
+                    &mut run.inflows,
                     |v| v,
-                    &mut Inflows {
-                        inflows: &mut run.inflows,
-                        carried: |f| marks.push(f),
-                    },
+                    &mut self.marks,
                 );
-                run.done += count;
+                run.done = end;
             } else if let Some(run) = self.second.take() {
                 self.second_run = Some(AssetRun {
                     asset: run.asset,
@@ -827,16 +841,6 @@ impl<'h, 'a> Others<'h, 'a> {
         }
         false
     }
-}
-
-/// Appends the values of `range` from `f` to `v`, whose capacity holds them, its
-/// pages made resident in one call first (see [`crate::graph::populate`]).
-fn extend_resident<T>(v: &mut Vec<T>, range: std::ops::Range<usize>, f: impl FnMut(usize) -> T) {
-    debug_assert!(v.len() == range.start && range.end <= v.capacity());
-    let tail = v.spare_capacity_mut();
-    let bytes = (range.end - range.start) * std::mem::size_of::<T>();
-    crate::graph::populate(tail.as_mut_ptr().cast::<u8>(), bytes);
-    v.extend(range.map(f));
 }
 
 /// `n` lines of per-address state for a pass over `legs` transfers. When the pass
