@@ -683,7 +683,7 @@ fn two_threads(
 
 /// The assets other than the dense one, as work done in slices of about a
 /// millisecond ([`Others::step`]): the split, then the asset of the plan's
-/// `by_id` (its state made, then its pass), then the rest, numbered one asset at a
+/// `by_id` (its pass, over state made up front), then the rest, numbered one asset at a
 /// time. The dense asset's inflows thread takes a slice whenever no carries
 /// wait, so the thread of the holdings, which sets the pace, has a core to itself.
 /// (On a third thread, the scheduler shared two cores among three threads, and
@@ -697,6 +697,8 @@ struct Others<'h, 'a> {
     by_asset: Vec<Vec<Leg>>,
     /// The `by_id` asset's pass under way.
     second: Option<SecondRun>,
+    /// Its state (holdings and inflows by address id), until its pass starts.
+    state: Option<(Vec<Holding>, Vec<Inflow>)>,
     /// Its result, once done.
     second_run: Option<AssetRun>,
     /// The next asset to number and run.
@@ -709,8 +711,9 @@ struct Others<'h, 'a> {
     marks: Vec<u32>,
 }
 
-/// The pass of the asset run by address id in [`Others`]: its state is made,
-/// then its legs are run, a slice at a time.
+/// The pass of the asset run by address id in [`Others`]: its legs are run, a
+/// slice at a time, over state made before the dense pass started (see
+/// [`Others::new`]).
 struct SecondRun {
     asset: u32,
     legs: Vec<Leg>,
@@ -720,17 +723,36 @@ struct SecondRun {
     done: usize,
 }
 
-/// Flows split, lines of state made, or legs run in one [`Others::step`].
+/// Flows split or legs run in one [`Others::step`].
 const SLICE: usize = 1 << 14;
 
 impl<'h, 'a> Others<'h, 'a> {
+    /// The other assets of `flows`. The state of the plan's `by_id` asset is made
+    /// now, its holdings on this thread and its inflows on a second one, while
+    /// nothing else runs. Made a slice at a time by the dense asset's inflows
+    /// thread while the dense pass ran, its 640 MB took that thread 0.6-1.0 s on the
+    /// project VM (fresh memory is slow there, and slower still beside a pass that
+    /// fills the memory bus), and the dense pass waited for it; made here, it takes
+    /// about 0.21 s.
     fn new(haircut: &'h Haircut<'a>, flows: &'h [Flow], plan: Plan) -> Others<'h, 'a> {
+        let n = haircut.since.len();
+        let state = plan.by_id.map(|_| {
+            std::thread::scope(|scope| {
+                let inflows = scope.spawn(|| state_vec(n, plan.by_id_legs, |_| Inflow::default()));
+                let holdings = state_vec(n, plan.by_id_legs, |v| haircut.holding(v as u32));
+                let inflows = inflows
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+                (holdings, inflows)
+            })
+        });
         Others {
             haircut,
             flows,
             plan,
             split: 0,
             by_asset: Vec::new(),
+            state,
             second: None,
             second_run: None,
             next_asset: 0,
@@ -746,7 +768,6 @@ impl<'h, 'a> Others<'h, 'a> {
     fn finish(&mut self) {
         loop {
             if let Some(run) = &mut self.second
-                && run.holdings.len() == self.haircut.since.len()
                 && run.done < run.legs.len()
             {
                 let (start, legs) = (run.done, &run.legs);
@@ -771,7 +792,6 @@ impl<'h, 'a> Others<'h, 'a> {
 
     /// Does one slice of the work; false when none is left.
     fn step(&mut self) -> bool {
-        let n = self.haircut.since.len();
         if self.split < self.flows.len() {
             let end = (self.split + SLICE).min(self.flows.len());
             split_by_asset(
@@ -785,26 +805,20 @@ impl<'h, 'a> Others<'h, 'a> {
                 && let Some(a) = self.plan.by_id
                 && let Some(legs) = self.by_asset.get_mut(a as usize)
                 && !legs.is_empty()
+                && let Some((holdings, inflows)) = self.state.take()
             {
-                let legs = std::mem::take(legs);
                 self.second = Some(SecondRun {
                     asset: a,
-                    holdings: state_capacity(n, legs.len()),
-                    inflows: state_capacity(n, legs.len()),
-                    legs,
+                    holdings,
+                    inflows,
+                    legs: std::mem::take(legs),
                     done: 0,
                 });
             }
             return true;
         }
         if let Some(run) = &mut self.second {
-            if run.holdings.len() < n {
-                let range = run.holdings.len()..(run.holdings.len() + SLICE).min(n);
-                extend_resident(&mut run.holdings, range.clone(), |v| {
-                    self.haircut.holding(v as u32)
-                });
-                extend_resident(&mut run.inflows, range, |_| Inflow::default());
-            } else if run.done < run.legs.len() {
+            if run.done < run.legs.len() {
                 let end = (run.done + SLICE).min(run.legs.len());
                 one_thread(
                     &run.legs[run.done..end],
@@ -831,7 +845,7 @@ impl<'h, 'a> Others<'h, 'a> {
                 continue;
             }
             if self.scratch.is_empty() {
-                self.scratch = vec![u32::MAX; n];
+                self.scratch = vec![u32::MAX; self.haircut.since.len()];
             }
             let run =
                 self.haircut
@@ -885,6 +899,8 @@ struct Plan {
     /// An asset split out that also runs with address ids as its local numbers
     /// (no numbering and no index), in [`Others`].
     by_id: Option<u32>,
+    /// About how many flows `by_id` has (how its state is advised: [`state_vec`]).
+    by_id_legs: usize,
 }
 
 /// The plan for `flows` over `n` addresses, judged from a sample of at most about
@@ -900,12 +916,14 @@ fn plan(flows: &[Flow], n: usize) -> Plan {
         .filter(|&a| counts[a as usize] > 0)
         .collect();
     ranked.sort_by(|&a, &b| counts[b as usize].cmp(&counts[a as usize]).then(a.cmp(&b)));
+    let by_id = ranked
+        .get(1)
+        .copied()
+        .filter(|&a| 2 * counts[a as usize] * stride >= n);
     Plan {
         dense: ranked.first().copied(),
-        by_id: ranked
-            .get(1)
-            .copied()
-            .filter(|&a| 2 * counts[a as usize] * stride >= n),
+        by_id,
+        by_id_legs: by_id.map_or(0, |a| counts[a as usize] * stride),
     }
 }
 
@@ -1578,7 +1596,11 @@ mod tests {
         ];
         let expandable: Vec<bool> = (0..nodes).map(|v| v % 11 != 5).collect();
         let h = Haircut::new(nodes as usize, &starts, &expandable);
-        let plan = |dense, by_id| Plan { dense, by_id };
+        let plan = |dense, by_id| Plan {
+            dense,
+            by_id,
+            by_id_legs: 0,
+        };
         let want = h.run_with(&flows, plan(None, None));
         let carried: Vec<bool> = (0..flows.len()).map(|i| want.carried_taint(i)).collect();
         assert!(carried.iter().any(|&c| c), "the case carries taint");
