@@ -48,9 +48,9 @@
 //! Engine. Assets never mix, so every asset is run on its own. The most frequent
 //! asset (judged from a sample of the flows; which assets are run how changes how
 //! the work is shared, never the result: [`Plan`]) is read straight from the
-//! flows, with address ids as its local numbers; the others are split out (one
-//! pass, which keeps chain order within each) and run a slice at a time by the
-//! dense asset's inflows thread whenever it has no carries waiting ([`Others`]).
+//! flows, with address ids as its local numbers; the others are split out by that
+//! pass as it goes (which keeps chain order within each) and run a slice at a time
+//! by the dense asset's inflows thread whenever no chunk waits ([`Others`]).
 //! The next most frequent one, if it has about one transfer for every two
 //! addresses or more, keeps address ids as its local numbers too; the addresses of
 //! the rest get dense local numbers, and their results are then indexed by
@@ -61,9 +61,10 @@
 //! ahead, since on a large graph memory latency is a large part of the cost. The
 //! dense asset's pass is shared by two threads: the calling thread keeps the
 //! holdings (the senders' spends and the receivers' mixes, which must go in chain
-//! order) and hands each transfer's receiver, amount and named seeds, in chunks
-//! and in chain order, to a second thread that keeps the inflows (one line per
-//! transfer: the amount received and, if tainted, the mix). Mixing named seeds is
+//! order) and hands each tainted transfer's tainted amount and named seeds, in
+//! chunks and in chain order, to a second thread that keeps the inflows (one line
+//! per transfer: it reads the receiver and the amount received from the flows
+//! itself and, if tainted, makes the mix). Mixing named seeds is
 //! a fixed network of compare-exchanges on 64-bit keys, without data-dependent
 //! branches (`Top::mix`; in AVX-512 or AVX2 where the processor has it, `simd`,
 //! and then the whole pass is compiled for it so that the mixes can be inlined):
@@ -77,8 +78,8 @@
 //! Cost: O(transfers x TOP_SEEDS) time; memory 32 bytes per flow of the other
 //! assets for the split (up to twice that while its lists grow), 128 bytes per
 //! (address, asset) pair while running and 64 after (per address, for the two
-//! assets numbered by address id), and 4 MiB of chunks under way between the two
-//! threads of the dense asset.
+//! assets numbered by address id), and about 3.5 MiB of chunks under way between
+//! the two threads of the dense asset.
 
 pub mod reference;
 #[cfg(target_arch = "x86_64")]
@@ -496,8 +497,8 @@ impl<'a> Haircut<'a> {
         let n = self.since.len();
         let mut carried = vec![false; flows.len()];
         // The other assets are taken up in slices by the dense asset's inflows
-        // thread, whenever it has no carries waiting (see `Others`), and what is
-        // left of them runs here when the dense pass is done (`Others::finish`).
+        // thread, whenever no chunk waits (see `Others`), and what is left of them
+        // runs here when the dense pass is done (`Others::finish`).
         let mut others = Others::new(self, flows, plan);
         let dense = plan
             .dense
@@ -530,11 +531,10 @@ impl<'a> Haircut<'a> {
     }
 
     /// The dense asset, read from `flows`: local numbers are the address ids. Two
-    /// threads share the pass: this one keeps the holdings (2 lines a leg) and
-    /// hands every leg's [`Carry`], in chain order, to a second one that keeps the
-    /// inflows (the third line: the amount received and, for a tainted leg, the
-    /// second mix) and marks the flows that carried taint. Whenever no carries
-    /// wait, that thread takes up a slice of `others`.
+    /// threads share the pass (see [`two_threads`]): this one keeps the holdings
+    /// (2 lines a leg), and a second one keeps the inflows (the third line), marks
+    /// the flows that carried taint, splits the other assets' flows out to
+    /// `others` and, whenever no chunk waits, takes up a slice of their work.
     fn run_dense(
         &self,
         asset: u32,
@@ -553,7 +553,7 @@ impl<'a> Haircut<'a> {
             || state_vec(n, flows.len(), |v| self.holding(v as u32)),
             || state_vec(n, flows.len(), |_| Inflow::default()),
             |f| carried[f as usize] = true,
-            || others.step(),
+            others,
         );
         AssetRun {
             asset,
@@ -634,44 +634,43 @@ fn one_thread(
 
 /// The pass over `count` legs, `leg(i)` (see [`spend`]), shared by two threads:
 /// this one makes the holdings (`holdings`) and keeps them (2 lines a leg), and
-/// hands every leg's [`Carry`], in chain order, to a second one that makes the
-/// inflows (`inflows`) and keeps them (the third line: the amount received and,
-/// for a tainted leg, the second mix), calls `carried` with the flow number of
-/// every leg that carried taint, and calls `idle` whenever no carries wait, until
-/// it returns false. Returns both states.
-fn two_threads(
+/// hands the [`Taint`] of every tainted leg, in chain order, to a second one. That
+/// one makes the inflows (`inflows`) and keeps them (the third line: it reads each
+/// leg's receiver and amount itself and, for a tainted leg, makes the second mix),
+/// calls `carried` with the flow number of every leg that carried taint, and gives
+/// `aside` every position that holds no leg, and its idle time (see [`Aside`]).
+/// Returns both states.
+fn two_threads<L: Fn(usize) -> Option<Leg> + Sync>(
     count: usize,
-    leg: impl Fn(usize) -> Option<Leg>,
+    leg: L,
     holdings: impl FnOnce() -> Vec<Holding>,
     inflows: impl FnOnce() -> Vec<Inflow> + Send,
     carried: impl FnMut(u32) + Send,
-    idle: impl FnMut() -> bool + Send,
+    aside: &mut (impl Aside + Send),
 ) -> (Vec<Holding>, Vec<Inflow>) {
     /// Messages under way before the holdings wait for the inflows.
     const QUEUE: usize = 16;
     std::thread::scope(|scope| {
-        let (full, full_rx) = std::sync::mpsc::sync_channel::<Vec<Carry>>(QUEUE);
-        let (empty_tx, empty) = std::sync::mpsc::channel::<Vec<Carry>>();
+        let (full, full_rx) = std::sync::mpsc::sync_channel::<Chunk>(QUEUE);
+        let (empty_tx, empty) = std::sync::mpsc::channel::<Chunk>();
+        let leg = &leg;
         let inflows = scope.spawn(move || {
             let mut inflows = inflows();
-            let mut sink = Inflows {
+            drain(Drain {
+                count,
+                leg,
+                full: full_rx,
+                empty: empty_tx,
+                aside,
                 inflows: &mut inflows,
                 carried,
-            };
-            drain(
-                Incoming {
-                    full: full_rx,
-                    idle,
-                },
-                &empty_tx,
-                &mut sink,
-            );
+            });
             inflows
         });
         let mut holdings = holdings();
         let mut chunks = Chunks::new(&full, &empty);
         spend(count, leg, &mut holdings, |v| v, &mut chunks);
-        chunks.send();
+        chunks.send(count);
         drop(chunks);
         drop(full);
         let inflows = inflows
@@ -681,24 +680,42 @@ fn two_threads(
     })
 }
 
+/// What the inflows' side of a pass on two threads does besides the inflows.
+trait Aside {
+    /// Position `at` of the pass holds no leg of its asset.
+    fn other(&mut self, at: usize);
+    /// No chunk waits: one slice of other work; false when there is none now.
+    fn idle(&mut self) -> bool;
+}
+
+/// Nothing aside: a pass whose every position is a leg.
+struct Nothing;
+
+impl Aside for Nothing {
+    fn other(&mut self, _: usize) {}
+    fn idle(&mut self) -> bool {
+        false
+    }
+}
+
 /// The assets other than the dense one, as work done in slices of about a
-/// millisecond ([`Others::step`]): the split, then the asset of the plan's
-/// `by_id` (its pass, over state made up front), then the rest, numbered one asset at a
-/// time. The dense asset's inflows thread takes a slice whenever no carries
-/// wait, so the thread of the holdings, which sets the pace, has a core to itself.
-/// (On a third thread, the scheduler shared two cores among three threads, and
-/// the holdings waited 0.2-0.4 s of a 2.3 s benchmark pass for the inflows.)
+/// millisecond ([`Others::step`]) by the dense asset's inflows thread whenever no
+/// chunk waits ([`Aside`]), so that the thread of the holdings, which sets the
+/// pace, has a core to itself. (On a third thread, the scheduler shared two cores
+/// among three threads, and the holdings waited 0.2-0.4 s of a 2.3 s benchmark
+/// pass for the inflows.) The dense pass splits them out as it goes (its
+/// positions that hold no leg, [`Aside::other`]); without a dense asset, `step`
+/// splits them. The asset of the plan's `by_id` is run as far as it is split;
+/// the rest are numbered and run one asset at a time once the split is done.
 struct Others<'h, 'a> {
     haircut: &'h Haircut<'a>,
     flows: &'h [Flow],
     plan: Plan,
-    /// Flows split so far.
+    /// Flows split so far (those before it).
     split: usize,
     by_asset: Vec<Vec<Leg>>,
     /// The `by_id` asset's pass under way.
     second: Option<SecondRun>,
-    /// Its state (holdings and inflows by address id), until its pass starts.
-    state: Option<(Vec<Holding>, Vec<Inflow>)>,
     /// Its result, once done.
     second_run: Option<AssetRun>,
     /// The next asset to number and run.
@@ -711,12 +728,11 @@ struct Others<'h, 'a> {
     marks: Vec<u32>,
 }
 
-/// The pass of the asset run by address id in [`Others`]: its legs are run, a
-/// slice at a time, over state made before the dense pass started (see
-/// [`Others::new`]).
+/// The pass of the asset run by address id in [`Others`]: its legs (as far as
+/// they are split) are run a slice at a time, over state made before the dense
+/// pass started (see [`Others::new`]).
 struct SecondRun {
     asset: u32,
-    legs: Vec<Leg>,
     holdings: Vec<Holding>,
     inflows: Vec<Inflow>,
     /// Legs run so far.
@@ -736,15 +752,21 @@ impl<'h, 'a> Others<'h, 'a> {
     /// about 0.21 s.
     fn new(haircut: &'h Haircut<'a>, flows: &'h [Flow], plan: Plan) -> Others<'h, 'a> {
         let n = haircut.since.len();
-        let state = plan.by_id.map(|_| {
-            std::thread::scope(|scope| {
+        let second = plan.by_id.map(|asset| {
+            let (holdings, inflows) = std::thread::scope(|scope| {
                 let inflows = scope.spawn(|| state_vec(n, plan.by_id_legs, |_| Inflow::default()));
                 let holdings = state_vec(n, plan.by_id_legs, |v| haircut.holding(v as u32));
                 let inflows = inflows
                     .join()
                     .unwrap_or_else(|e| std::panic::resume_unwind(e));
                 (holdings, inflows)
-            })
+            });
+            SecondRun {
+                asset,
+                holdings,
+                inflows,
+                done: 0,
+            }
         });
         Others {
             haircut,
@@ -752,8 +774,7 @@ impl<'h, 'a> Others<'h, 'a> {
             plan,
             split: 0,
             by_asset: Vec::new(),
-            state,
-            second: None,
+            second,
             second_run: None,
             next_asset: 0,
             scratch: Vec::new(),
@@ -766,11 +787,17 @@ impl<'h, 'a> Others<'h, 'a> {
     /// asset's pass, which shares two threads as the dense asset's does (when the
     /// dense pass ends, a tenth of a second of it may be left).
     fn finish(&mut self) {
+        if self.plan.dense.is_some() {
+            // The dense pass has split them all.
+            self.split = self.flows.len();
+        }
         loop {
-            if let Some(run) = &mut self.second
-                && run.done < run.legs.len()
+            let legs = legs_of(&self.by_asset, self.plan.by_id);
+            if self.split == self.flows.len()
+                && let Some(run) = &mut self.second
+                && run.done < legs.len()
             {
-                let (start, legs) = (run.done, &run.legs);
+                let start = run.done;
                 let holdings = std::mem::take(&mut run.holdings);
                 let inflows = std::mem::take(&mut run.inflows);
                 let marks = &mut self.marks;
@@ -780,7 +807,7 @@ impl<'h, 'a> Others<'h, 'a> {
                     || holdings,
                     || inflows,
                     |f| marks.push(f),
-                    || false,
+                    &mut Nothing,
                 );
                 run.done = legs.len();
             }
@@ -790,45 +817,36 @@ impl<'h, 'a> Others<'h, 'a> {
         }
     }
 
-    /// Does one slice of the work; false when none is left.
+    /// Does one slice of the work; false when there is none now (none at all once
+    /// the split is done).
     fn step(&mut self) -> bool {
-        if self.split < self.flows.len() {
-            let end = (self.split + SLICE).min(self.flows.len());
-            split_by_asset(
-                &mut self.by_asset,
-                self.flows,
-                self.split..end,
-                self.plan.dense,
-            );
+        let all = self.flows.len();
+        if self.plan.dense.is_none() && self.split < all {
+            let end = (self.split + SLICE).min(all);
+            split_by_asset(&mut self.by_asset, self.flows, self.split..end, None);
             self.split = end;
-            if end == self.flows.len()
-                && let Some(a) = self.plan.by_id
-                && let Some(legs) = self.by_asset.get_mut(a as usize)
-                && !legs.is_empty()
-                && let Some((holdings, inflows)) = self.state.take()
-            {
-                self.second = Some(SecondRun {
-                    asset: a,
-                    holdings,
-                    inflows,
-                    legs: std::mem::take(legs),
-                    done: 0,
-                });
-            }
             return true;
         }
+        let legs = legs_of(&self.by_asset, self.plan.by_id);
         if let Some(run) = &mut self.second {
-            if run.done < run.legs.len() {
-                let end = (run.done + SLICE).min(run.legs.len());
+            if run.done < legs.len() {
+                let end = (run.done + SLICE).min(legs.len());
                 one_thread(
-                    &run.legs[run.done..end],
+                    &legs[run.done..end],
                     &mut run.holdings,
                     &mut run.inflows,
                     |v| v,
                     &mut self.marks,
                 );
                 run.done = end;
-            } else if let Some(run) = self.second.take() {
+                return true;
+            }
+            if self.split < all {
+                return false;
+            }
+            if let Some(run) = self.second.take()
+                && !legs.is_empty()
+            {
                 self.second_run = Some(AssetRun {
                     asset: run.asset,
                     nodes: Table::default(),
@@ -837,11 +855,14 @@ impl<'h, 'a> Others<'h, 'a> {
             }
             return true;
         }
+        if self.split < all {
+            return false;
+        }
         while self.next_asset < self.by_asset.len() {
             let a = self.next_asset;
             self.next_asset += 1;
             let mut legs = std::mem::take(&mut self.by_asset[a]);
-            if legs.is_empty() {
+            if legs.is_empty() || Some(a as u32) == self.plan.by_id {
                 continue;
             }
             if self.scratch.is_empty() {
@@ -854,6 +875,25 @@ impl<'h, 'a> Others<'h, 'a> {
             return true;
         }
         false
+    }
+}
+
+/// The legs of `asset` split so far onto `by_asset`.
+fn legs_of(by_asset: &[Vec<Leg>], asset: Option<u32>) -> &[Leg] {
+    asset
+        .and_then(|a| by_asset.get(a as usize))
+        .map_or(&[], Vec::as_slice)
+}
+
+impl Aside for Others<'_, '_> {
+    /// Splits flow `at` out, if it is not the dense asset's (the dense pass's
+    /// positions are flow numbers).
+    fn other(&mut self, at: usize) {
+        split_by_asset(&mut self.by_asset, self.flows, at..at + 1, self.plan.dense);
+    }
+
+    fn idle(&mut self) -> bool {
+        self.step()
     }
 }
 
@@ -1019,40 +1059,40 @@ struct Carry {
     seeds: Top<f32>,
 }
 
-/// The dense asset's chunks of carries as the inflows thread takes them: when
-/// none waits, it calls `idle` (other work, a slice at a time) until that has
-/// nothing left to do, and only then waits.
-struct Incoming<I: FnMut() -> bool> {
-    full: std::sync::mpsc::Receiver<Vec<Carry>>,
-    idle: I,
+/// What a tainted leg brings its receiver, as a pass on two threads hands it from
+/// the holdings to the inflows: the inflows' side reads the receiver and the
+/// amount from the leg itself, so an untainted leg needs no message at all.
+#[derive(Debug, Clone, Copy, Default)]
+struct Taint {
+    /// The leg's position in the pass.
+    at: u32,
+    /// As in [`Carry`]: the tainted part of the amount, and its named seeds.
+    tainted: f64,
+    seeds: Top<f32>,
 }
 
-impl<I: FnMut() -> bool> Iterator for Incoming<I> {
-    type Item = Vec<Carry>;
-
-    fn next(&mut self) -> Option<Vec<Carry>> {
-        use std::sync::mpsc::TryRecvError;
-        loop {
-            match self.full.try_recv() {
-                Ok(chunk) => return Some(chunk),
-                Err(TryRecvError::Disconnected) => return None,
-                Err(TryRecvError::Empty) => {
-                    if !(self.idle)() {
-                        return self.full.recv().ok();
-                    }
-                }
-            }
-        }
-    }
+/// The tainted legs among a stretch of a pass's positions: those before `upto`
+/// and from the previous chunk's `upto` on, in order, are `taints[..len]`
+/// (`taints` always holds [`CHUNK`] values, so that the pass writes the next one
+/// before it knows whether to keep it).
+struct Chunk {
+    taints: Vec<Taint>,
+    len: usize,
+    upto: usize,
 }
 
 /// Where [`spend`] sends what each leg brings its receiver.
 trait Sink {
     /// A leg a few places ahead goes to `to`: time to prefetch.
     fn ahead(&mut self, to: u32);
-    /// The next leg's [`Carry`], in chain order; `mix` is [`Top::mix`] (as the
-    /// pass was compiled).
-    fn take(&mut self, carry: Carry, mix: &impl Fn(&Top<f32>, f64, &Top<f32>, f64) -> Top<f32>);
+    /// The [`Carry`] of the leg at position `at`, in chain order; `mix` is
+    /// [`Top::mix`] (as the pass was compiled).
+    fn take(
+        &mut self,
+        at: usize,
+        carry: Carry,
+        mix: &impl Fn(&Top<f32>, f64, &Top<f32>, f64) -> Top<f32>,
+    );
 }
 
 /// The inflows of one thread's pass; `carried` is called with the flow number of
@@ -1068,81 +1108,142 @@ impl<F: FnMut(u32)> Sink for Inflows<'_, F> {
     }
 
     #[inline]
-    fn take(&mut self, c: Carry, mix: &impl Fn(&Top<f32>, f64, &Top<f32>, f64) -> Top<f32>) {
+    fn take(
+        &mut self,
+        _: usize,
+        c: Carry,
+        mix: &impl Fn(&Top<f32>, f64, &Top<f32>, f64) -> Top<f32>,
+    ) {
         let got = &mut self.inflows[c.to as usize];
         got.total = got.total.saturating_add(c.amount);
         if c.tainted > 0.0 {
-            receive(got, &c, mix);
+            receive(got, c.tainted, &c.seeds, mix);
             (self.carried)(c.flow);
         }
     }
 }
 
-/// The inflows' side of the dense asset: the carries of every chunk from `full`,
-/// in order, into `sink`; each chunk done goes back through `empty`. Compiled for
-/// the processor's vector extensions, as [`spend`] is.
-fn drain<F: FnMut(u32)>(
-    full: Incoming<impl FnMut() -> bool>,
-    empty: &std::sync::mpsc::Sender<Vec<Carry>>,
-    sink: &mut Inflows<'_, F>,
-) {
+/// The inflows' side of a pass on two threads (see [`two_threads`]): the legs at
+/// positions `0..count`, `leg(i)`, as far as each [`Chunk`] from `full` says the
+/// holdings' side has gone, with that chunk's taints; each chunk done goes back
+/// through `empty`.
+struct Drain<'a, L, A, F> {
+    count: usize,
+    leg: &'a L,
+    full: std::sync::mpsc::Receiver<Chunk>,
+    empty: std::sync::mpsc::Sender<Chunk>,
+    aside: &'a mut A,
+    inflows: &'a mut [Inflow],
+    carried: F,
+}
+
+impl<L, A: Aside, F> Drain<'_, L, A, F> {
+    /// The next chunk; while none waits, `aside` works a slice at a time, until it
+    /// has nothing to do, and only then does this wait. `None` once the holdings'
+    /// side is done.
+    fn next(&mut self) -> Option<Chunk> {
+        use std::sync::mpsc::TryRecvError;
+        loop {
+            match self.full.try_recv() {
+                Ok(chunk) => return Some(chunk),
+                Err(TryRecvError::Disconnected) => return None,
+                Err(TryRecvError::Empty) => {
+                    if !self.aside.idle() {
+                        return self.full.recv().ok();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs a [`Drain`], compiled for the processor's vector extensions, as [`spend`]
+/// is.
+fn drain<L, A, F>(d: Drain<'_, L, A, F>)
+where
+    L: Fn(usize) -> Option<Leg>,
+    A: Aside,
+    F: FnMut(u32),
+{
     #[cfg(target_arch = "x86_64")]
     {
         if simd::avx512_available() {
             // SAFETY: the processor has AVX-512F and AVX-512VL (just checked).
-            return unsafe { drain_avx512(full, empty, sink) };
+            return unsafe { drain_avx512(d) };
         }
         if simd::available() {
             // SAFETY: the processor has AVX2 (just checked).
-            return unsafe { drain_avx2(full, empty, sink) };
+            return unsafe { drain_avx2(d) };
         }
     }
-    drain_with(full, empty, sink, Top::mix);
+    drain_with(d, Top::mix);
 }
 
 /// [`drain`] compiled for AVX-512.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl")]
-fn drain_avx512<F: FnMut(u32)>(
-    full: Incoming<impl FnMut() -> bool>,
-    empty: &std::sync::mpsc::Sender<Vec<Carry>>,
-    sink: &mut Inflows<'_, F>,
-) {
+fn drain_avx512<L, A, F>(d: Drain<'_, L, A, F>)
+where
+    L: Fn(usize) -> Option<Leg>,
+    A: Aside,
+    F: FnMut(u32),
+{
     // SAFETY: this function is compiled for AVX-512F and AVX-512VL, and runs only
     // where the processor has them.
     let mix = |a: &Top<f32>, wa, b: &Top<f32>, wb| unsafe { simd::mix512_inlined(a, wa, b, wb) };
-    drain_with(full, empty, sink, mix);
+    drain_with(d, mix);
 }
 
 /// [`drain`] compiled for AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn drain_avx2<F: FnMut(u32)>(
-    full: Incoming<impl FnMut() -> bool>,
-    empty: &std::sync::mpsc::Sender<Vec<Carry>>,
-    sink: &mut Inflows<'_, F>,
-) {
-    drain_with(full, empty, sink, Top::mix);
+fn drain_avx2<L, A, F>(d: Drain<'_, L, A, F>)
+where
+    L: Fn(usize) -> Option<Leg>,
+    A: Aside,
+    F: FnMut(u32),
+{
+    drain_with(d, Top::mix);
 }
 
-/// The body of [`drain`], with `mix` for [`Top::mix`].
+/// The body of [`drain`], with `mix` for [`Top::mix`]: every position up to each
+/// chunk's `upto` in turn; a leg's amount goes to its receiver's total and, if the
+/// chunk has a taint at its position, that goes to the receiver's tainted part; a
+/// position without a leg goes to `aside`.
 #[inline(always)]
-fn drain_with<F: FnMut(u32)>(
-    full: Incoming<impl FnMut() -> bool>,
-    empty: &std::sync::mpsc::Sender<Vec<Carry>>,
-    sink: &mut Inflows<'_, F>,
+fn drain_with<L, A, F>(
+    mut d: Drain<'_, L, A, F>,
     mix: impl Fn(&Top<f32>, f64, &Top<f32>, f64) -> Top<f32>,
-) {
+) where
+    L: Fn(usize) -> Option<Leg>,
+    A: Aside,
+    F: FnMut(u32),
+{
     const AHEAD: usize = 16;
-    for chunk in full {
-        for (i, &c) in chunk.iter().enumerate() {
-            if let Some(next) = chunk.get(i + AHEAD) {
-                sink.ahead(next.to);
+    let mut at = 0;
+    while let Some(chunk) = d.next() {
+        let mut taints = chunk.taints[..chunk.len].iter().peekable();
+        while at < chunk.upto {
+            if at + AHEAD < d.count
+                && let Some(next) = (d.leg)(at + AHEAD)
+            {
+                prefetch(&d.inflows[next.to as usize]);
             }
-            sink.take(c, &mix);
+            match (d.leg)(at) {
+                Some(leg) => {
+                    let got = &mut d.inflows[leg.to as usize];
+                    got.total = got.total.saturating_add(leg.amount);
+                    if let Some(t) = taints.next_if(|t| t.at as usize == at) {
+                        receive(got, t.tainted, &t.seeds, &mix);
+                        (d.carried)(leg.flow);
+                    }
+                }
+                None => d.aside.other(at),
+            }
+            at += 1;
         }
         // The holdings' side may be done and gone: then nobody reuses it.
-        let _ = empty.send(chunk);
+        let _ = d.empty.send(chunk);
     }
 }
 
@@ -1259,6 +1360,7 @@ fn spend_with(
             sender.taint
         };
         sink.take(
+            i,
             Carry {
                 to: leg.to,
                 flow: leg.flow,
@@ -1287,40 +1389,52 @@ fn spend_with(
     }
 }
 
-/// The dense asset's carries, sent in chunks of [`CHUNK`] to the thread that
+/// The taints of a pass on two threads, sent in [`Chunk`]s to the thread that
 /// keeps the inflows (and the chunks it is done with come back).
 struct Chunks<'a> {
-    chunk: Vec<Carry>,
-    full: &'a std::sync::mpsc::SyncSender<Vec<Carry>>,
-    empty: &'a std::sync::mpsc::Receiver<Vec<Carry>>,
+    chunk: Chunk,
+    /// The position from which the chunk goes even if it is not full, so that
+    /// the inflows' side never falls far behind over legs without taint.
+    due: usize,
+    full: &'a std::sync::mpsc::SyncSender<Chunk>,
+    empty: &'a std::sync::mpsc::Receiver<Chunk>,
 }
 
-/// Carries per message (64 bytes each: a message stays in the cache).
+/// Taints per chunk (48 bytes each: a chunk stays in the cache).
 const CHUNK: usize = 4096;
+
+/// Positions at most per chunk.
+const SPAN: usize = 4 * CHUNK;
 
 impl<'a> Chunks<'a> {
     fn new(
-        full: &'a std::sync::mpsc::SyncSender<Vec<Carry>>,
-        empty: &'a std::sync::mpsc::Receiver<Vec<Carry>>,
+        full: &'a std::sync::mpsc::SyncSender<Chunk>,
+        empty: &'a std::sync::mpsc::Receiver<Chunk>,
     ) -> Chunks<'a> {
         Chunks {
-            chunk: Vec::with_capacity(CHUNK),
+            chunk: Chunks::fresh(),
+            due: SPAN,
             full,
             empty,
         }
     }
 
-    /// Sends the carries taken, if any, and starts on an empty chunk.
-    fn send(&mut self) {
-        if self.chunk.is_empty() {
-            return;
+    fn fresh() -> Chunk {
+        Chunk {
+            taints: vec![Taint::default(); CHUNK],
+            len: 0,
+            upto: 0,
         }
-        let mut next = self
-            .empty
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
-        next.clear();
-        let chunk = std::mem::replace(&mut self.chunk, next);
+    }
+
+    /// Sends the chunk as covering the positions before `upto`, and starts on an
+    /// empty one.
+    fn send(&mut self, upto: usize) {
+        let mut next = self.empty.try_recv().unwrap_or_else(|_| Chunks::fresh());
+        next.len = 0;
+        let mut chunk = std::mem::replace(&mut self.chunk, next);
+        chunk.upto = upto;
+        self.due = upto + SPAN;
         // A send fails only if the inflows' side panicked: its join passes that on.
         let _ = self.full.send(chunk);
     }
@@ -1330,29 +1444,46 @@ impl Sink for Chunks<'_> {
     fn ahead(&mut self, _: u32) {}
 
     #[inline]
-    fn take(&mut self, c: Carry, _: &impl Fn(&Top<f32>, f64, &Top<f32>, f64) -> Top<f32>) {
-        self.chunk.push(c);
-        if self.chunk.len() == CHUNK {
-            self.send();
+    fn take(
+        &mut self,
+        at: usize,
+        c: Carry,
+        _: &impl Fn(&Top<f32>, f64, &Top<f32>, f64) -> Top<f32>,
+    ) {
+        // Written whatever the leg carried, and kept by moving the count: whether
+        // a leg carries taint changes at random from one to the next.
+        self.chunk.taints[self.chunk.len] = Taint {
+            at: at as u32,
+            tainted: c.tainted,
+            seeds: c.seeds,
+        };
+        self.chunk.len += usize::from(c.tainted > 0.0);
+        if self.chunk.len == CHUNK || at >= self.due {
+            self.send(at + 1);
         }
     }
 }
 
-/// Adds a tainted [`Carry`] to the tainted part and named seeds of its receiver's
+/// Adds `tainted`, named `seeds`, to the tainted part and named seeds of an
 /// inflow (not to its total).
 #[inline]
-fn receive(got: &mut Inflow, c: &Carry, mix: &impl Fn(&Top<f32>, f64, &Top<f32>, f64) -> Top<f32>) {
+fn receive(
+    got: &mut Inflow,
+    tainted: f64,
+    seeds: &Top<f32>,
+    mix: &impl Fn(&Top<f32>, f64, &Top<f32>, f64) -> Top<f32>,
+) {
     let before = got.tainted;
-    got.tainted += c.tainted;
+    got.tainted += tainted;
     got.seeds = if before == 0.0 {
         // What the mix would give (see `Top::mix`).
-        c.seeds
+        *seeds
     } else {
         mix(
             &got.seeds,
             before / got.tainted,
-            &c.seeds,
-            c.tainted / got.tainted,
+            seeds,
+            tainted / got.tainted,
         )
     };
 }
