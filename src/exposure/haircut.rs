@@ -75,17 +75,19 @@
 //! a hash map per (address, asset), is [`reference::reference_haircut`]; a
 //! property test checks that both agree.
 //!
-//! Cost: O(transfers x TOP_SEEDS) time; memory 32 bytes per flow of the other
-//! assets for the split (up to twice that while its lists grow), 128 bytes per
-//! (address, asset) pair while running and 64 after (per address, for the two
-//! assets numbered by address id), and about 3.5 MiB of chunks under way between
-//! the two threads of the dense asset.
+//! Cost: O(transfers x TOP_SEEDS) time; memory a bit per flow for the marks of
+//! taint carried, 32 bytes per flow of the other assets for the split (4 for the
+//! one numbered by address id; up to twice that while its lists grow), 128 bytes
+//! per (address, asset) pair while running and 64 after (per address, for the
+//! two assets numbered by address id), and about 3.5 MiB of chunks under way
+//! between the two threads of the dense asset.
 
 pub mod reference;
 #[cfg(target_arch = "x86_64")]
 mod simd;
 
 use alloy_primitives::U256;
+use fixedbitset::FixedBitSet;
 
 use std::io::{self, Write};
 
@@ -495,7 +497,7 @@ impl<'a> Haircut<'a> {
     fn run_with(&self, flows: &[Flow], plan: Plan) -> HaircutResult {
         debug_assert!(plan.dense.is_none() || plan.dense != plan.by_id);
         let n = self.since.len();
-        let mut carried = vec![false; flows.len()];
+        let mut carried = FixedBitSet::with_capacity(flows.len());
         // The other assets are taken up in slices by the dense asset's inflows
         // thread, whenever no chunk waits (see `Others`), and what is left of them
         // runs here when the dense pass is done (`Others::finish`).
@@ -506,7 +508,7 @@ impl<'a> Haircut<'a> {
         others.finish();
         let (second, runs, marks) = (others.second_run, others.runs, others.marks);
         for f in marks {
-            carried[f as usize] = true;
+            carried.insert(f as usize);
         }
         let (offsets, index) = index_by_address(n, &runs);
         let mut by_id: Vec<AssetRun> = dense.into_iter().chain(second).collect();
@@ -539,7 +541,7 @@ impl<'a> Haircut<'a> {
         &self,
         asset: u32,
         flows: &[Flow],
-        carried: &mut [bool],
+        carried: &mut FixedBitSet,
         others: &mut Others<'_, '_>,
     ) -> AssetRun {
         let n = self.since.len();
@@ -552,7 +554,7 @@ impl<'a> Haircut<'a> {
             leg,
             || state_vec(n, flows.len(), |v| self.holding(v as u32)),
             || state_vec(n, flows.len(), |_| Inflow::default()),
-            |f| carried[f as usize] = true,
+            |f| carried.insert(f as usize),
             others,
         );
         AssetRun {
@@ -596,7 +598,8 @@ impl<'a> Haircut<'a> {
         let mut holdings = state_vec(nodes.len(), legs.len(), |i| self.holding(nodes[i]));
         let mut inflows = state_vec(nodes.len(), legs.len(), |_| Inflow::default());
         one_thread(
-            legs,
+            legs.len(),
+            |i| Some(legs[i]),
             &mut holdings,
             &mut inflows,
             |local| nodes[local as usize],
@@ -610,19 +613,20 @@ impl<'a> Haircut<'a> {
     }
 }
 
-/// The pass over `legs` on this thread alone, holdings and inflows (see
-/// [`spend`]; `node` gives a local number's address id). Adds the flows that
-/// carried taint to `carried`.
+/// The pass over `count` legs, `leg(i)`, on this thread alone, holdings and
+/// inflows (see [`spend`]; `node` gives a local number's address id). Adds the
+/// flows that carried taint to `carried`.
 fn one_thread(
-    legs: &[Leg],
+    count: usize,
+    leg: impl Fn(usize) -> Option<Leg>,
     holdings: &mut [Holding],
     inflows: &mut [Inflow],
     node: impl Fn(u32) -> u32,
     carried: &mut Vec<u32>,
 ) {
     spend(
-        legs.len(),
-        |i| Some(legs[i]),
+        count,
+        leg,
         holdings,
         node,
         &mut Inflows {
@@ -713,7 +717,13 @@ struct Others<'h, 'a> {
     plan: Plan,
     /// Flows split so far (those before it).
     split: usize,
+    /// The legs split out of each asset but the dense one and `by_id`, by asset.
     by_asset: Vec<Vec<Leg>>,
+    /// The flow numbers of the `by_id` asset's legs split so far: 4 bytes a leg
+    /// rather than a [`Leg`]'s 32, since its pass reads the flows themselves
+    /// (made during the dense pass, the memory for whole legs cost the inflows
+    /// thread more than reading the flows again).
+    second_flows: Vec<u32>,
     /// The `by_id` asset's pass under way.
     second: Option<SecondRun>,
     /// Its result, once done.
@@ -774,6 +784,7 @@ impl<'h, 'a> Others<'h, 'a> {
             plan,
             split: 0,
             by_asset: Vec::new(),
+            second_flows: Vec::with_capacity(plan.by_id_legs + plan.by_id_legs / 8),
             second,
             second_run: None,
             next_asset: 0,
@@ -792,8 +803,8 @@ impl<'h, 'a> Others<'h, 'a> {
             self.split = self.flows.len();
         }
         loop {
-            let legs = legs_of(&self.by_asset, self.plan.by_id);
-            if self.split == self.flows.len()
+            let (flows, legs) = (self.flows, &self.second_flows);
+            if self.split == flows.len()
                 && let Some(run) = &mut self.second
                 && run.done < legs.len()
             {
@@ -803,7 +814,7 @@ impl<'h, 'a> Others<'h, 'a> {
                 let marks = &mut self.marks;
                 (run.holdings, run.inflows) = two_threads(
                     legs.len() - start,
-                    |i| Some(legs[start + i]),
+                    |i| Some(leg_of(flows, legs[start + i])),
                     || holdings,
                     || inflows,
                     |f| marks.push(f),
@@ -823,16 +834,17 @@ impl<'h, 'a> Others<'h, 'a> {
         let all = self.flows.len();
         if self.plan.dense.is_none() && self.split < all {
             let end = (self.split + SLICE).min(all);
-            split_by_asset(&mut self.by_asset, self.flows, self.split..end, None);
+            self.split_out(self.split..end);
             self.split = end;
             return true;
         }
-        let legs = legs_of(&self.by_asset, self.plan.by_id);
+        let (flows, legs) = (self.flows, &self.second_flows);
         if let Some(run) = &mut self.second {
             if run.done < legs.len() {
-                let end = (run.done + SLICE).min(legs.len());
+                let (start, end) = (run.done, (run.done + SLICE).min(legs.len()));
                 one_thread(
-                    &legs[run.done..end],
+                    end - start,
+                    |i| Some(leg_of(flows, legs[start + i])),
                     &mut run.holdings,
                     &mut run.inflows,
                     |v| v,
@@ -844,8 +856,10 @@ impl<'h, 'a> Others<'h, 'a> {
             if self.split < all {
                 return false;
             }
+            let any = !legs.is_empty();
+            self.second_flows = Vec::new();
             if let Some(run) = self.second.take()
-                && !legs.is_empty()
+                && any
             {
                 self.second_run = Some(AssetRun {
                     asset: run.asset,
@@ -862,7 +876,7 @@ impl<'h, 'a> Others<'h, 'a> {
             let a = self.next_asset;
             self.next_asset += 1;
             let mut legs = std::mem::take(&mut self.by_asset[a]);
-            if legs.is_empty() || Some(a as u32) == self.plan.by_id {
+            if legs.is_empty() {
                 continue;
             }
             if self.scratch.is_empty() {
@@ -876,20 +890,40 @@ impl<'h, 'a> Others<'h, 'a> {
         }
         false
     }
+
+    /// Splits `flows[range]` by asset (keeping chain order within each): the
+    /// `by_id` asset's flow numbers onto `second_flows`, the legs of the others
+    /// (in global address ids) onto `by_asset`; zero amounts and the dense
+    /// asset's flows are dropped.
+    fn split_out(&mut self, range: std::ops::Range<usize>) {
+        for i in range {
+            let f = &self.flows[i];
+            if f.amount == 0 || Some(f.asset) == self.plan.dense {
+                continue;
+            }
+            if Some(f.asset) == self.plan.by_id {
+                self.second_flows.push(i as u32);
+                continue;
+            }
+            let a = f.asset as usize;
+            if a >= self.by_asset.len() {
+                self.by_asset.resize_with(a + 1, Vec::new);
+            }
+            self.by_asset[a].push(Leg::of(i, f));
+        }
+    }
 }
 
-/// The legs of `asset` split so far onto `by_asset`.
-fn legs_of(by_asset: &[Vec<Leg>], asset: Option<u32>) -> &[Leg] {
-    asset
-        .and_then(|a| by_asset.get(a as usize))
-        .map_or(&[], Vec::as_slice)
+/// Flow number `f` of `flows` as a leg.
+fn leg_of(flows: &[Flow], f: u32) -> Leg {
+    Leg::of(f as usize, &flows[f as usize])
 }
 
 impl Aside for Others<'_, '_> {
     /// Splits flow `at` out, if it is not the dense asset's (the dense pass's
     /// positions are flow numbers).
     fn other(&mut self, at: usize) {
-        split_by_asset(&mut self.by_asset, self.flows, at..at + 1, self.plan.dense);
+        self.split_out(at..at + 1);
     }
 
     fn idle(&mut self) -> bool {
@@ -993,28 +1027,6 @@ pub(super) fn counts_by_asset<'a>(flows: impl Iterator<Item = &'a Flow>) -> Vec<
         counts[a] += 1;
     }
     counts
-}
-
-/// Splits `flows[range]` by asset onto `legs` (the legs of each asset in global
-/// address ids, by asset id), keeping chain order within each, and drops zero
-/// amounts and the flows of `skip`.
-fn split_by_asset(
-    legs: &mut Vec<Vec<Leg>>,
-    flows: &[Flow],
-    range: std::ops::Range<usize>,
-    skip: Option<u32>,
-) {
-    for i in range {
-        let f = &flows[i];
-        if f.amount == 0 || Some(f.asset) == skip {
-            continue;
-        }
-        let a = f.asset as usize;
-        if a >= legs.len() {
-            legs.resize_with(a + 1, Vec::new);
-        }
-        legs[a].push(Leg::of(i, f));
-    }
 }
 
 /// Where each address's entries in the runs of the other assets are: offsets per
@@ -1246,6 +1258,7 @@ fn drain_with<L, A, F>(
             }
             at += 1;
         }
+        debug_assert!(taints.next().is_none(), "every taint is at a leg");
         // The holdings' side may be done and gone: then nobody reuses it.
         let _ = d.empty.send(chunk);
     }
@@ -1503,8 +1516,9 @@ pub struct HaircutResult {
     offsets: Table<u64>,
     /// [run in `others`, local number], grouped by address, runs in asset order.
     index: Table<[u32; 2]>,
-    /// Per flow given, whether it carried taint; empty when read from a file.
-    carried: Vec<bool>,
+    /// Per flow given, whether it carried taint (one bit each, so that the pass
+    /// faults in 6 MB rather than 50 over 50 M flows); empty when read from a file.
+    carried: FixedBitSet,
 }
 
 impl HaircutResult {
@@ -1564,7 +1578,7 @@ impl HaircutResult {
 
     /// Whether flow number `i` (in the order given) carried taint.
     pub fn carried_taint(&self, i: usize) -> bool {
-        self.carried.get(i).copied().unwrap_or(false)
+        self.carried.contains(i)
     }
 
     /// Writes the result, all but `carried`, to a results file (see
@@ -1625,7 +1639,7 @@ impl HaircutResult {
             others,
             offsets,
             index,
-            carried: Vec::new(),
+            carried: FixedBitSet::new(),
         })
     }
 }
