@@ -721,8 +721,8 @@ struct Others<'h, 'a> {
     by_asset: Vec<Vec<Leg>>,
     /// The flow numbers of the `by_id` asset's legs split so far: 4 bytes a leg
     /// rather than a [`Leg`]'s 32, since its pass reads the flows themselves
-    /// (made during the dense pass, the memory for whole legs cost the inflows
-    /// thread more than reading the flows again).
+    /// (whole legs, 160 MB for the benchmark's 5 M, were fresh memory faulted in
+    /// by the inflows thread while the dense pass ran).
     second_flows: Vec<u32>,
     /// The `by_id` asset's pass under way.
     second: Option<SecondRun>,
@@ -757,9 +757,9 @@ impl<'h, 'a> Others<'h, 'a> {
     /// now, its holdings on this thread and its inflows on a second one, while
     /// nothing else runs. Made a slice at a time by the dense asset's inflows
     /// thread while the dense pass ran, its 640 MB took that thread 0.6-1.0 s on the
-    /// project VM (fresh memory is slow there, and slower still beside a pass that
-    /// fills the memory bus), and the dense pass waited for it; made here, it takes
-    /// about 0.21 s.
+    /// project VM (fresh memory is slow there, and was 2-3 times slower still while
+    /// the pass ran), and the dense pass waited for it; made here, it takes about
+    /// 0.21 s.
     fn new(haircut: &'h Haircut<'a>, flows: &'h [Flow], plan: Plan) -> Others<'h, 'a> {
         let n = haircut.since.len();
         let second = plan.by_id.map(|asset| {
