@@ -945,19 +945,12 @@ impl Aside for Others<'_, '_> {
 /// The lines are made a slice at a time, each written while its freshly resident
 /// pages are still in the cache.
 fn state_vec<T>(n: usize, legs: usize, mut f: impl FnMut(usize) -> T) -> Vec<T> {
-    let mut v = state_capacity(n, legs);
-    for start in (0..n).step_by(SLICE) {
-        extend_resident(&mut v, start..(start + SLICE).min(n), &mut f);
-    }
-    v
-}
-
-/// An empty vector with room for `n` lines of state, its pages advised as
-/// [`state_vec`] says.
-fn state_capacity<T>(n: usize, legs: usize) -> Vec<T> {
     let mut v = Vec::with_capacity(n);
     if legs >= 4 * n {
         advise_hot(&mut v, HOT_STATE / std::mem::size_of::<T>().max(1));
+    }
+    for start in (0..n).step_by(SLICE) {
+        extend_resident(&mut v, start..(start + SLICE).min(n), &mut f);
     }
     v
 }
