@@ -752,6 +752,10 @@ struct SecondRun {
 /// Flows split or legs run in one [`Others::step`].
 const SLICE: usize = 1 << 14;
 
+/// Bytes in each array of the `by_id` asset's state from which [`Others::new`]
+/// makes it on two threads (8 MiB: 131,072 addresses).
+const SHARED_STATE: usize = 8 << 20;
+
 impl<'h, 'a> Others<'h, 'a> {
     /// The other assets of `flows`. The state of the plan's `by_id` asset is made
     /// now, its holdings on this thread and its inflows on a second one, while
@@ -759,18 +763,25 @@ impl<'h, 'a> Others<'h, 'a> {
     /// thread while the dense pass ran, its 640 MB took that thread 0.6-1.0 s on the
     /// project VM (fresh memory is slow there, and was 2-3 times slower still while
     /// the pass ran), and the dense pass waited for it; made here, it takes about
-    /// 0.21 s.
+    /// 0.21 s. A small state (below [`SHARED_STATE`] an array) is made on this
+    /// thread alone: a second thread would cost more than it saves.
     fn new(haircut: &'h Haircut<'a>, flows: &'h [Flow], plan: Plan) -> Others<'h, 'a> {
         let n = haircut.since.len();
         let second = plan.by_id.map(|asset| {
-            let (holdings, inflows) = std::thread::scope(|scope| {
-                let inflows = scope.spawn(|| state_vec(n, plan.by_id_legs, |_| Inflow::default()));
-                let holdings = state_vec(n, plan.by_id_legs, |v| haircut.holding(v as u32));
-                let inflows = inflows
-                    .join()
-                    .unwrap_or_else(|e| std::panic::resume_unwind(e));
-                (holdings, inflows)
-            });
+            let inflows = || state_vec(n, plan.by_id_legs, |_| Inflow::default());
+            let holdings = || state_vec(n, plan.by_id_legs, |v| haircut.holding(v as u32));
+            let (holdings, inflows) = if n * std::mem::size_of::<Inflow>() < SHARED_STATE {
+                (holdings(), inflows())
+            } else {
+                std::thread::scope(|scope| {
+                    let inflows = scope.spawn(inflows);
+                    let holdings = holdings();
+                    let inflows = inflows
+                        .join()
+                        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+                    (holdings, inflows)
+                })
+            };
             SecondRun {
                 asset,
                 holdings,
@@ -1736,45 +1747,51 @@ mod tests {
                 since: 300,
             },
         ];
-        let expandable: Vec<bool> = (0..nodes).map(|v| v % 11 != 5).collect();
-        let h = Haircut::new(nodes as usize, &starts, &expandable);
-        let plan = |dense, by_id| Plan {
-            dense,
-            by_id,
-            by_id_legs: 0,
-        };
-        let want = h.run_with(&flows, plan(None, None));
-        let carried: Vec<bool> = (0..flows.len()).map(|i| want.carried_taint(i)).collect();
-        assert!(carried.iter().any(|&c| c), "the case carries taint");
-        let plans = [
-            plan(Some(0), None),
-            plan(Some(1), Some(0)),
-            plan(Some(2), Some(1)),
-            plan(None, Some(2)),
-            plan(Some(9), Some(0)),
-            plan(Some(0), Some(9)),
-        ];
-        for plan in plans {
-            let got = h.run_with(&flows, plan);
-            assert_eq!(got.nodes(), want.nodes(), "{plan:?}");
-            for v in 0..nodes {
-                assert_eq!(got.exposures(v), want.exposures(v), "{plan:?}, node {v}");
-            }
-            let got_carried: Vec<bool> = (0..flows.len()).map(|i| got.carried_taint(i)).collect();
-            assert_eq!(got_carried, carried, "{plan:?}");
-            // And as a results file gives them back.
-            let mut w = TableWriter::new(Vec::new(), 64);
-            got.write_to(&mut w).unwrap();
-            let (_dir, map) = crate::table::tests::map_of(&w.into_inner());
-            let mut r = TableReader::new(&map, 0, 64, "test file");
-            let read = HaircutResult::read_from(&mut r, nodes as usize).unwrap();
-            assert_eq!(read.nodes(), want.nodes(), "{plan:?}, read back");
-            for v in 0..nodes {
-                assert_eq!(
-                    read.exposures(v),
-                    want.exposures(v),
-                    "{plan:?}, read back, node {v}"
-                );
+        // The flows name 40 addresses; with 140,000 in all, the `by_id` asset's
+        // state is large enough to be made on two threads (`SHARED_STATE`).
+        assert!(140_000 * std::mem::size_of::<Inflow>() >= SHARED_STATE);
+        for count in [nodes, 140_000] {
+            let expandable: Vec<bool> = (0..count).map(|v| v % 11 != 5).collect();
+            let h = Haircut::new(count as usize, &starts, &expandable);
+            let plan = |dense, by_id| Plan {
+                dense,
+                by_id,
+                by_id_legs: 0,
+            };
+            let want = h.run_with(&flows, plan(None, None));
+            let carried: Vec<bool> = (0..flows.len()).map(|i| want.carried_taint(i)).collect();
+            assert!(carried.iter().any(|&c| c), "the case carries taint");
+            let plans = [
+                plan(Some(0), None),
+                plan(Some(1), Some(0)),
+                plan(Some(2), Some(1)),
+                plan(None, Some(2)),
+                plan(Some(9), Some(0)),
+                plan(Some(0), Some(9)),
+            ];
+            for plan in plans {
+                let got = h.run_with(&flows, plan);
+                assert_eq!(got.nodes(), want.nodes(), "{plan:?}, {count} addresses");
+                for v in 0..nodes {
+                    assert_eq!(got.exposures(v), want.exposures(v), "{plan:?}, node {v}");
+                }
+                let got_carried: Vec<bool> =
+                    (0..flows.len()).map(|i| got.carried_taint(i)).collect();
+                assert_eq!(got_carried, carried, "{plan:?}");
+                // And as a results file gives them back.
+                let mut w = TableWriter::new(Vec::new(), 64);
+                got.write_to(&mut w).unwrap();
+                let (_dir, map) = crate::table::tests::map_of(&w.into_inner());
+                let mut r = TableReader::new(&map, 0, 64, "test file");
+                let read = HaircutResult::read_from(&mut r, count as usize).unwrap();
+                assert_eq!(read.nodes(), want.nodes(), "{plan:?}, read back");
+                for v in 0..nodes {
+                    assert_eq!(
+                        read.exposures(v),
+                        want.exposures(v),
+                        "{plan:?}, read back, node {v}"
+                    );
+                }
             }
         }
         // A file of more runs numbered by address id than runs is refused.
