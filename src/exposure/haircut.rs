@@ -749,7 +749,8 @@ struct SecondRun {
     done: usize,
 }
 
-/// Flows split or legs run in one [`Others::step`].
+/// Flows split or legs run in one [`Others::step`], and lines of state made at a
+/// time by [`state_vec`] (1 MiB of 64-byte lines).
 const SLICE: usize = 1 << 14;
 
 /// Bytes in each array of the `by_id` asset's state from which [`Others::new`]
