@@ -18,6 +18,7 @@ use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
 
 use alloy_primitives::{Address, B256, U256};
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::import::{ImportError, TransferReader};
@@ -149,6 +150,13 @@ COMMIT;
 ";
 
 const ZERO_AMOUNT: [u8; 32] = [0u8; 32];
+
+/// [`Store::find_transfer`]'s query: `?1` sender id, `?2` block, `?3` receiver id,
+/// `?4` [`ZERO_AMOUNT`].
+const FIND_TRANSFER: &str = "SELECT t.tx_hash, t.kind, t.idx, t.timestamp, s.asset, t.amount
+     FROM transfers t JOIN assets s ON s.id = t.asset_id
+     WHERE t.block = ?2 AND t.from_id = ?1 AND t.to_id = ?3 AND t.amount <> ?4
+     ORDER BY t.tx_hash, t.kind, t.idx LIMIT 1";
 
 /// Transfers handed from the parser thread to the inserting one, with progress.
 struct Batch {
@@ -383,6 +391,13 @@ impl Store {
         conn.pragma_update(None, "cache_size", -262_144)
             .map_err(open)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(open)?;
+        // Plans that never depend on the values bound: otherwise SQLite marks a
+        // parameter compared with a column (`from_id = ?`) as one whose new value
+        // may change the plan, and rusqlite clears a cached statement's bindings
+        // when it is put back, so such a statement was prepared again on every
+        // use (a fifth of a whole-graph `trace`, in the SQL parser).
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
             .map_err(open)?;
         conn.execute_batch(SCHEMA).map_err(open)?;
         let has_version: bool = conn
@@ -728,19 +743,16 @@ impl Store {
     }
 
     /// The transfer that an evidence hop stands for: the first (by tx hash, kind,
-    /// index) value-moving transfer from `from` to `to` in `block`.
+    /// index) value-moving transfer from `from` to `to` in `block`. Run once per
+    /// hop of every path reported, with a statement prepared once (see the
+    /// query planner setting in [`Store::open`]).
     pub fn find_transfer(
         &self,
         from: u32,
         to: u32,
         block: u32,
     ) -> Result<Option<Transfer>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT t.tx_hash, t.kind, t.idx, t.timestamp, s.asset, t.amount
-             FROM transfers t JOIN assets s ON s.id = t.asset_id
-             WHERE t.block = ?2 AND t.from_id = ?1 AND t.to_id = ?3 AND t.amount <> ?4
-             ORDER BY t.tx_hash, t.kind, t.idx LIMIT 1",
-        )?;
+        let mut stmt = self.conn.prepare_cached(FIND_TRANSFER)?;
         let from_id = i64::from(from) + 1;
         let to_id = i64::from(to) + 1;
         let row = stmt
@@ -1230,6 +1242,40 @@ mod tests {
             .unwrap();
         assert_eq!(counted, (3, 4, 0, 2));
         assert_eq!(store.counts().unwrap(), (3, 4, 0, 2));
+    }
+
+    /// Evidence lookups find each hop's transfer, and their statement is prepared
+    /// once, not again on each use as SQLite did while a plan could depend on the
+    /// values bound (see [`Store::open`]).
+    #[test]
+    fn evidence_lookups_are_prepared_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.csv");
+        let address = |n: u8| format!("0x{}", format!("{n:02x}").repeat(20));
+        let mut csv = String::from("block,tx_hash,from,to,asset,amount\n");
+        for n in 1..=3u8 {
+            csv += &format!(
+                "{},0x{},{},{},ETH,{}\n",
+                10 * u32::from(n),
+                format!("{n:02x}").repeat(32),
+                address(n),
+                address(n + 1),
+                100 + u32::from(n)
+            );
+        }
+        std::fs::write(&file, csv).unwrap();
+        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        store.import_transfers(&file, |_, _, _| {}).unwrap();
+        // Address ids follow first appearance: 0x01.. is 0, 0x02.. is 1, ...
+        for n in 1..=3u32 {
+            let found = store.find_transfer(n - 1, n, 10 * n).unwrap().unwrap();
+            assert_eq!((found.block, found.amount), (10 * n, U256::from(100 + n)));
+            assert_eq!(found.from, Address::repeat_byte(n as u8));
+        }
+        assert!(store.find_transfer(0, 1, 20).unwrap().is_none());
+        let stmt = store.conn.prepare_cached(FIND_TRANSFER).unwrap();
+        assert_eq!(stmt.get_status(rusqlite::StatementStatus::Run), 4);
+        assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0);
     }
 
     /// Transfers stream in chain order (block, then tx hash, kind, index) whatever
