@@ -34,6 +34,7 @@ fn main() -> std::io::Result<()> {
         addresses: number(5_000_000),
         seeds: number(1000),
         rng_seed: 42,
+        assets: 2,
     };
     std::fs::create_dir_all(&dir)?;
     let transfers = dir.join("transfers.csv");

@@ -26,6 +26,10 @@ pub struct Synthetic {
     pub seeds: usize,
     /// Random seed.
     pub rng_seed: u64,
+    /// Assets the haircut's transfers are spread over: with 2, the first has 90 %
+    /// of them and the second 10 %; with more, asset `a` has a share in proportion
+    /// to `1 / (a + 1)` (Zipf's law), as on a chain with many tokens.
+    pub assets: u32,
 }
 
 /// Highest block of the synthetic chain.
@@ -234,13 +238,27 @@ pub fn run_haircut(
     // give the haircut: by decreasing degree.
     let (_, node) = crate::graph::numbering_by_degree(params.addresses, &edges);
     let mut rng = fastrand::Rng::with_seed(params.rng_seed ^ 0xA3F0);
+    let zipf: Vec<f64> = (1..=params.assets)
+        .scan(0.0, |sum, a| {
+            *sum += 1.0 / f64::from(a);
+            Some(*sum)
+        })
+        .collect();
+    let asset = |rng: &mut fastrand::Rng| match params.assets {
+        0 | 1 => 0,
+        2 => u32::from(rng.u8(0..10) == 0),
+        _ => {
+            let u = rng.f64() * zipf[zipf.len() - 1];
+            zipf.partition_point(|&sum| sum <= u) as u32
+        }
+    };
     let flows: Vec<Flow> = edges
         .iter()
         .map(|&(from, to, block)| Flow {
             block,
             from: node[from as usize],
             to: node[to as usize],
-            asset: u32::from(rng.u8(0..10) == 0),
+            asset: asset(&mut rng),
             amount: u128::from(10f64.powf(rng.f64() * 19.0) as u64),
         })
         .collect();

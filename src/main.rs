@@ -284,6 +284,10 @@ struct BenchArgs {
     /// Random seed of the generator.
     #[arg(long, default_value_t = 42)]
     rng_seed: u64,
+    /// Assets of the haircut's transfers: 2 is 90 % and 10 %; more follow Zipf's
+    /// law (asset a in proportion to 1/(a+1)).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    assets: u32,
     /// Also run petgraph's BFS on the same graph (checked equal, timed).
     #[arg(long)]
     peers: bool,
@@ -1024,6 +1028,7 @@ fn run_bench(args: BenchArgs) -> Result<()> {
         addresses: args.addresses,
         seeds: args.seeds,
         rng_seed: args.rng_seed,
+        assets: args.assets,
     };
     if args.addresses == 0 || args.transfers == 0 {
         bail!("--transfers and --addresses must be positive");

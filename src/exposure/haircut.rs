@@ -564,43 +564,62 @@ impl<'a> Haircut<'a> {
         }
     }
 
-    /// Any other asset: its addresses are numbered in order of first appearance
-    /// through `scratch` (all `u32::MAX` on entry and on return), and `legs` are
-    /// renumbered to those local numbers in place, in one pass. Adds the flows that
-    /// carried taint to `carried`.
+    /// Any other asset, its flows `numbers` of `flows`: its addresses are
+    /// numbered in order of first appearance, and its legs made in those local
+    /// numbers, in one pass. Adds the flows that carried taint to `carried`.
     fn run_sparse(
         &self,
         asset: u32,
-        legs: &mut [Leg],
-        scratch: &mut [u32],
+        flows: &[Flow],
+        numbers: &[u32],
+        work: &mut Workspace,
         carried: &mut Vec<u32>,
     ) -> AssetRun {
         const AHEAD: usize = 16;
+        let n = self.since.len();
+        let Workspace {
+            local,
+            legs,
+            holdings,
+        } = work;
+        if local.is_empty() {
+            *local = vec![u32::MAX; n];
+        }
         let mut nodes: Vec<u32> = Vec::new();
-        for i in 0..legs.len() {
-            if let Some(next) = legs.get(i + AHEAD) {
-                prefetch(&scratch[next.from as usize]);
-                prefetch(&scratch[next.to as usize]);
+        legs.clear();
+        legs.reserve(numbers.len());
+        for (i, &f) in numbers.iter().enumerate() {
+            if let Some(&next) = numbers.get(i + AHEAD) {
+                let next = &flows[next as usize];
+                prefetch(&local[next.from as usize]);
+                prefetch(&local[next.to as usize]);
             }
-            let l = &mut legs[i];
-            for v in [&mut l.from, &mut l.to] {
-                let slot = &mut scratch[*v as usize];
+            let mut leg = leg_of(flows, f);
+            for v in [&mut leg.from, &mut leg.to] {
+                let slot = &mut local[*v as usize];
                 if *slot == u32::MAX {
                     *slot = nodes.len() as u32;
                     nodes.push(*v);
                 }
                 *v = *slot;
             }
+            legs.push(leg);
         }
         for &v in &nodes {
-            scratch[v as usize] = u32::MAX;
+            local[v as usize] = u32::MAX;
         }
-        let mut holdings = state_vec(nodes.len(), legs.len(), |i| self.holding(nodes[i]));
+        let holding = |i: usize| self.holding(nodes[i]);
+        if holdings.capacity() >= nodes.len() {
+            holdings.clear();
+            holdings.extend((0..nodes.len()).map(holding));
+        } else {
+            *holdings = state_vec(nodes.len(), legs.len(), holding);
+        }
         let mut inflows = state_vec(nodes.len(), legs.len(), |_| Inflow::default());
         one_thread(
             legs.len(),
             |i| Some(legs[i]),
-            &mut holdings,
+            holdings,
             &mut inflows,
             |local| nodes[local as usize],
             carried,
@@ -710,15 +729,20 @@ impl Aside for Nothing {
 /// pass for the inflows.) The dense pass splits them out as it goes (its
 /// positions that hold no leg, [`Aside::other`]); without a dense asset, `step`
 /// splits them. The asset of the plan's `by_id` is run as far as it is split;
-/// the rest are numbered and run one asset at a time once the split is done.
+/// the rest are numbered and run once the split is done, one asset at a time, or
+/// on two threads when the plan says so ([`Others::run_rest`]).
 struct Others<'h, 'a> {
     haircut: &'h Haircut<'a>,
     flows: &'h [Flow],
     plan: Plan,
     /// Flows split so far (those before it).
     split: usize,
-    /// The legs split out of each asset but the dense one and `by_id`, by asset.
-    by_asset: Vec<Vec<Leg>>,
+    /// The flow numbers split out of each asset but the dense one and `by_id`, by
+    /// asset: 4 bytes a leg while the dense pass runs (as `second_flows`; whole
+    /// legs, 240 MB for a benchmark with 15 % of its transfers in such assets, were
+    /// fresh memory that kept the inflows thread, and so the dense pass, 1.3 s
+    /// longer). Their legs are made when their asset runs.
+    by_asset: Vec<Vec<u32>>,
     /// The flow numbers of the `by_id` asset's legs split so far: 4 bytes a leg
     /// rather than a [`Leg`]'s 32, since its pass reads the flows themselves
     /// (whole legs, 160 MB for the benchmark's 5 M, were fresh memory faulted in
@@ -730,9 +754,8 @@ struct Others<'h, 'a> {
     second_run: Option<AssetRun>,
     /// The next asset to number and run.
     next_asset: usize,
-    /// All `u32::MAX` between runs (see [`Haircut::run_sparse`]); allocated when
-    /// first needed.
-    scratch: Vec<u32>,
+    /// What this thread's runs of the other assets reuse.
+    work: Workspace,
     runs: Vec<AssetRun>,
     /// Flows that carried taint.
     marks: Vec<u32>,
@@ -800,7 +823,7 @@ impl<'h, 'a> Others<'h, 'a> {
             second,
             second_run: None,
             next_asset: 0,
-            scratch: Vec::new(),
+            work: Workspace::default(),
             runs: Vec::new(),
             marks: Vec::new(),
         }
@@ -808,7 +831,8 @@ impl<'h, 'a> Others<'h, 'a> {
 
     /// Does all the work left, on this thread, but for the rest of the `by_id`
     /// asset's pass, which shares two threads as the dense asset's does (when the
-    /// dense pass ends, a tenth of a second of it may be left).
+    /// dense pass ends, a tenth of a second of it may be left), and the assets not
+    /// yet run when the plan shares them out ([`Others::run_rest`]).
     fn finish(&mut self) {
         if self.plan.dense.is_some() {
             // The dense pass has split them all.
@@ -834,10 +858,50 @@ impl<'h, 'a> Others<'h, 'a> {
                 );
                 run.done = legs.len();
             }
+            if self.plan.shared_rest && self.split == flows.len() && self.second.is_none() {
+                self.run_rest();
+            }
             if !self.step() {
                 return;
             }
         }
+    }
+
+    /// Runs the assets not yet run (the split done), each whole, on this thread
+    /// and a second one: they are independent, so each thread takes the largest
+    /// asset left until none is. Only their order in `runs`, by asset, is kept.
+    fn run_rest(&mut self) {
+        let mut rest: Vec<(u32, Vec<u32>)> = (self.next_asset..self.by_asset.len())
+            .map(|a| (a as u32, std::mem::take(&mut self.by_asset[a])))
+            .filter(|(_, legs)| !legs.is_empty())
+            .collect();
+        self.next_asset = self.by_asset.len();
+        rest.sort_by_key(|(asset, legs)| (std::cmp::Reverse(legs.len()), *asset));
+        let queue = std::sync::Mutex::new(rest.into_iter());
+        let (haircut, flows) = (self.haircut, self.flows);
+        let run = |work: &mut Workspace| {
+            let (mut runs, mut marks) = (Vec::new(), Vec::new());
+            loop {
+                let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+                let Some((asset, numbers)) = next else {
+                    return (runs, marks);
+                };
+                runs.push(haircut.run_sparse(asset, flows, &numbers, work, &mut marks));
+            }
+        };
+        let (mine, theirs) = std::thread::scope(|scope| {
+            let theirs = scope.spawn(|| run(&mut Workspace::default()));
+            let mine = run(&mut self.work);
+            let theirs = theirs
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (mine, theirs)
+        });
+        for (runs, marks) in [mine, theirs] {
+            self.runs.extend(runs);
+            self.marks.extend(marks);
+        }
+        self.runs.sort_by_key(|run| run.asset);
     }
 
     /// Does one slice of the work; false when there is none now (none at all once
@@ -887,16 +951,17 @@ impl<'h, 'a> Others<'h, 'a> {
         while self.next_asset < self.by_asset.len() {
             let a = self.next_asset;
             self.next_asset += 1;
-            let mut legs = std::mem::take(&mut self.by_asset[a]);
-            if legs.is_empty() {
+            let numbers = std::mem::take(&mut self.by_asset[a]);
+            if numbers.is_empty() {
                 continue;
             }
-            if self.scratch.is_empty() {
-                self.scratch = vec![u32::MAX; self.haircut.since.len()];
-            }
-            let run =
-                self.haircut
-                    .run_sparse(a as u32, &mut legs, &mut self.scratch, &mut self.marks);
+            let run = self.haircut.run_sparse(
+                a as u32,
+                self.flows,
+                &numbers,
+                &mut self.work,
+                &mut self.marks,
+            );
             self.runs.push(run);
             return true;
         }
@@ -904,9 +969,8 @@ impl<'h, 'a> Others<'h, 'a> {
     }
 
     /// Splits `flows[range]` by asset (keeping chain order within each): the
-    /// `by_id` asset's flow numbers onto `second_flows`, the legs of the others
-    /// (in global address ids) onto `by_asset`; zero amounts and the dense
-    /// asset's flows are dropped.
+    /// `by_id` asset's flow numbers onto `second_flows`, those of the others onto
+    /// `by_asset`; zero amounts and the dense asset's flows are dropped.
     fn split_out(&mut self, range: std::ops::Range<usize>) {
         for i in range {
             let f = &self.flows[i];
@@ -921,9 +985,22 @@ impl<'h, 'a> Others<'h, 'a> {
             if a >= self.by_asset.len() {
                 self.by_asset.resize_with(a + 1, Vec::new);
             }
-            self.by_asset[a].push(Leg::of(i, f));
+            self.by_asset[a].push(i as u32);
         }
     }
+}
+
+/// What runs of the assets numbered at first sight ([`Haircut::run_sparse`]) on
+/// one thread reuse from one asset to the next, so that each asset after the
+/// first makes fresh memory only for its results.
+#[derive(Default)]
+struct Workspace {
+    /// Local number by address id, all `u32::MAX` between runs; made when first
+    /// needed.
+    local: Vec<u32>,
+    /// The asset's legs, in local numbers.
+    legs: Vec<Leg>,
+    holdings: Vec<Holding>,
 }
 
 /// Flow number `f` of `flows` as a leg.
@@ -984,7 +1061,16 @@ struct Plan {
     by_id: Option<u32>,
     /// About how many flows `by_id` has (how its state is advised: [`state_vec`]).
     by_id_legs: usize,
+    /// The other assets run on two threads once the split is done (there are two
+    /// or more, with [`SHARED_REST`] legs or more in all), rather than one after
+    /// the other on one.
+    shared_rest: bool,
 }
+
+/// Legs of the assets other than the dense one and `by_id` from which they share
+/// two threads (about 5 ms of work: more than a thread and its numbering array
+/// cost).
+const SHARED_REST: usize = 1 << 16;
 
 /// The plan for `flows` over `n` addresses, judged from a sample of at most about
 /// 64 Ki flows of a positive amount: the most frequent asset is the dense one
@@ -1003,10 +1089,14 @@ fn plan(flows: &[Flow], n: usize) -> Plan {
         .get(1)
         .copied()
         .filter(|&a| 2 * counts[a as usize] * stride >= n);
+    let rest = ranked.iter().skip(1).filter(|&&a| Some(a) != by_id);
+    let shared_rest = rest.clone().count() >= 2
+        && rest.map(|&a| counts[a as usize] * stride).sum::<usize>() >= SHARED_REST;
     Plan {
         dense: ranked.first().copied(),
         by_id,
         by_id_legs: by_id.map_or(0, |a| counts[a as usize] * stride),
+        shared_rest,
     }
 }
 
@@ -1721,6 +1811,33 @@ mod tests {
         t
     }
 
+    /// The plan: the most frequent asset is dense, the next runs by address id
+    /// when it has a transfer for every two addresses, and the rest share two
+    /// threads only when there are two or more of them with enough legs.
+    #[test]
+    fn the_plan_follows_the_flows() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        let mut flows = |count: u32, assets: &[u32]| -> Vec<Flow> {
+            (0..count)
+                .map(|i| flow(i, 0, 1, assets[rng.usize(..assets.len())], U256::from(1)))
+                .collect()
+        };
+        // 60 %, 20 %, 10 %, 10 %: the rest is 200,000 legs, or 30,000.
+        let four = [0, 0, 0, 0, 0, 0, 1, 1, 2, 3];
+        let p = plan(&flows(1_000_000, &four), 1000);
+        assert_eq!((p.dense, p.by_id, p.shared_rest), (Some(0), Some(1), true));
+        assert!((180_000..220_000).contains(&p.by_id_legs), "{p:?}");
+        let p = plan(&flows(150_000, &four), 1000);
+        assert_eq!((p.dense, p.by_id, p.shared_rest), (Some(0), Some(1), false));
+        // One asset left over: nothing to share.
+        let p = plan(&flows(1_000_000, &[0, 0, 0, 1, 1, 2]), 1000);
+        assert_eq!((p.dense, p.by_id, p.shared_rest), (Some(0), Some(1), false));
+        // Too few transfers of the second asset to number by address id (fewer
+        // than one for every two addresses): it is left to the rest.
+        let p = plan(&flows(1_000_000, &four), 10_000_000);
+        assert_eq!((p.dense, p.by_id, p.shared_rest), (Some(0), None, true));
+    }
+
     #[test]
     fn how_the_assets_are_shared_out_never_changes_the_result() {
         let mut rng = fastrand::Rng::with_seed(7);
@@ -1758,6 +1875,11 @@ mod tests {
                 dense,
                 by_id,
                 by_id_legs: 0,
+                shared_rest: false,
+            };
+            let shared = |dense, by_id| Plan {
+                shared_rest: true,
+                ..plan(dense, by_id)
             };
             let want = h.run_with(&flows, plan(None, None));
             let carried: Vec<bool> = (0..flows.len()).map(|i| want.carried_taint(i)).collect();
@@ -1769,6 +1891,11 @@ mod tests {
                 plan(None, Some(2)),
                 plan(Some(9), Some(0)),
                 plan(Some(0), Some(9)),
+                // The assets left after the split on two threads: all three, two,
+                // and one.
+                shared(None, None),
+                shared(Some(0), None),
+                shared(Some(1), Some(0)),
             ];
             for plan in plans {
                 let got = h.run_with(&flows, plan);

@@ -200,6 +200,7 @@ fn large_graph_is_the_same_on_any_number_of_threads() {
         addresses: 30_000,
         seeds: 40,
         rng_seed: 7,
+        assets: 2,
     };
     let edges: Vec<(u32, u32, u32)> = params
         .edges()
@@ -326,6 +327,7 @@ fn untimed_bounds_timed_on_a_large_graph() {
         addresses: 20_000,
         seeds: 30,
         rng_seed: 11,
+        assets: 2,
     };
     let edges = params.edges();
     let addrs: Vec<Address> = (0..params.addresses as u32)
