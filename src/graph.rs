@@ -306,8 +306,19 @@ impl Graph {
         let (external, internal) = numbering_by_degree(n, edges);
         // The two directions are independent: build them on two threads.
         let internal = &internal;
-        let (out, inn) = std::thread::scope(|scope| {
-            let out = scope.spawn(|| {
+        let (inn, out) = crate::join(
+            || {
+                Adjacency::build(n, edges.len(), |f| {
+                    for &(from, to, block) in edges {
+                        f(
+                            internal[to as usize],
+                            Direction::Upstream.key(block),
+                            internal[from as usize],
+                        );
+                    }
+                })
+            },
+            || {
                 Adjacency::build(n, edges.len(), |f| {
                     for &(from, to, block) in edges {
                         f(
@@ -317,18 +328,8 @@ impl Graph {
                         );
                     }
                 })
-            });
-            let inn = Adjacency::build(n, edges.len(), |f| {
-                for &(from, to, block) in edges {
-                    f(
-                        internal[to as usize],
-                        Direction::Upstream.key(block),
-                        internal[from as usize],
-                    );
-                }
-            });
-            (out.join().expect("adjacency build thread"), inn)
-        });
+            },
+        );
         let mut addresses = addresses;
         let mut renumbered = Vec::with_capacity(n);
         renumbered.extend(external.iter().map(|&old| addresses[old as usize]));

@@ -24,3 +24,13 @@ pub mod serve;
 pub mod store;
 mod table;
 pub mod transfer;
+
+/// Runs `a` on this thread and `b` on a second one, and returns both results. A
+/// panic on the second thread is passed on as it was raised.
+pub(crate) fn join<A, B: Send>(a: impl FnOnce() -> A, b: impl FnOnce() -> B + Send) -> (A, B) {
+    std::thread::scope(|scope| {
+        let b = scope.spawn(b);
+        let a = a();
+        (a, b.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+    })
+}

@@ -510,7 +510,8 @@ impl<'a> Haircut<'a> {
         for f in marks {
             carried.insert(f as usize);
         }
-        let (offsets, index) = index_by_address(n, &runs);
+        let entries: usize = runs.iter().map(|run| run.nodes.len()).sum();
+        let (offsets, index) = index_by_address(n, &runs, entries >= SHARED_INDEX);
         let mut by_id: Vec<AssetRun> = dense.into_iter().chain(second).collect();
         by_id.sort_by_key(|run| run.asset);
         HaircutResult {
@@ -673,11 +674,18 @@ fn two_threads<L: Fn(usize) -> Option<Leg> + Sync>(
 ) -> (Vec<Holding>, Vec<Inflow>) {
     /// Messages under way before the holdings wait for the inflows.
     const QUEUE: usize = 16;
-    std::thread::scope(|scope| {
-        let (full, full_rx) = std::sync::mpsc::sync_channel::<Chunk>(QUEUE);
-        let (empty_tx, empty) = std::sync::mpsc::channel::<Chunk>();
-        let leg = &leg;
-        let inflows = scope.spawn(move || {
+    let (full, full_rx) = std::sync::mpsc::sync_channel::<Chunk>(QUEUE);
+    let (empty_tx, empty) = std::sync::mpsc::channel::<Chunk>();
+    let leg = &leg;
+    crate::join(
+        move || {
+            let mut holdings = holdings();
+            let mut chunks = Chunks::new(&full, &empty);
+            spend(count, leg, &mut holdings, |v| v, &mut chunks);
+            chunks.send(count);
+            holdings
+        },
+        move || {
             let mut inflows = inflows();
             drain(Drain {
                 count,
@@ -689,18 +697,8 @@ fn two_threads<L: Fn(usize) -> Option<Leg> + Sync>(
                 carried,
             });
             inflows
-        });
-        let mut holdings = holdings();
-        let mut chunks = Chunks::new(&full, &empty);
-        spend(count, leg, &mut holdings, |v| v, &mut chunks);
-        chunks.send(count);
-        drop(chunks);
-        drop(full);
-        let inflows = inflows
-            .join()
-            .unwrap_or_else(|e| std::panic::resume_unwind(e));
-        (holdings, inflows)
-    })
+        },
+    )
 }
 
 /// What the inflows' side of a pass on two threads does besides the inflows.
@@ -797,14 +795,7 @@ impl<'h, 'a> Others<'h, 'a> {
             let (holdings, inflows) = if n * std::mem::size_of::<Inflow>() < SHARED_STATE {
                 (holdings(), inflows())
             } else {
-                std::thread::scope(|scope| {
-                    let inflows = scope.spawn(inflows);
-                    let holdings = holdings();
-                    let inflows = inflows
-                        .join()
-                        .unwrap_or_else(|e| std::panic::resume_unwind(e));
-                    (holdings, inflows)
-                })
+                crate::join(holdings, inflows)
             };
             SecondRun {
                 asset,
@@ -831,8 +822,8 @@ impl<'h, 'a> Others<'h, 'a> {
 
     /// Does all the work left, on this thread, but for the rest of the `by_id`
     /// asset's pass, which shares two threads as the dense asset's does (when the
-    /// dense pass ends, a tenth of a second of it may be left), and the assets not
-    /// yet run when the plan shares them out ([`Others::run_rest`]).
+    /// dense pass ends, a tenth of a second of it may be left), or, when the plan
+    /// shares out the assets left, runs beside them ([`Others::run_rest`]).
     fn finish(&mut self) {
         if self.plan.dense.is_some() {
             // The dense pass has split them all.
@@ -840,7 +831,9 @@ impl<'h, 'a> Others<'h, 'a> {
         }
         loop {
             let (flows, legs) = (self.flows, &self.second_flows);
-            if self.split == flows.len()
+            if self.plan.shared_rest && self.split == flows.len() {
+                self.run_rest();
+            } else if self.split == flows.len()
                 && let Some(run) = &mut self.second
                 && run.done < legs.len()
             {
@@ -858,48 +851,62 @@ impl<'h, 'a> Others<'h, 'a> {
                 );
                 run.done = legs.len();
             }
-            if self.plan.shared_rest && self.split == flows.len() && self.second.is_none() {
-                self.run_rest();
-            }
             if !self.step() {
                 return;
             }
         }
     }
 
-    /// Runs the assets not yet run (the split done), each whole, on this thread
-    /// and a second one: they are independent, so each thread takes the largest
-    /// asset left until none is. Only their order in `runs`, by asset, is kept.
+    /// Runs the assets not yet run (the split done), each whole, and the rest of
+    /// the `by_id` asset's pass, on this thread and a second one: they are
+    /// independent, so each thread takes the largest task left until none is.
+    /// Only the order of `runs`, by asset, is kept.
     fn run_rest(&mut self) {
-        let mut rest: Vec<(u32, Vec<u32>)> = (self.next_asset..self.by_asset.len())
-            .map(|a| (a as u32, std::mem::take(&mut self.by_asset[a])))
-            .filter(|(_, legs)| !legs.is_empty())
+        let mut tasks: Vec<Task> = (self.next_asset..self.by_asset.len())
+            .map(|a| Task::Asset(a as u32, std::mem::take(&mut self.by_asset[a])))
+            .filter(|task| task.legs() > 0)
             .collect();
         self.next_asset = self.by_asset.len();
-        rest.sort_by_key(|(asset, legs)| (std::cmp::Reverse(legs.len()), *asset));
-        let queue = std::sync::Mutex::new(rest.into_iter());
+        if let Some(run) = self.second.take() {
+            tasks.push(Task::Second(run, std::mem::take(&mut self.second_flows)));
+        }
+        tasks.sort_by_key(|task| std::cmp::Reverse(task.legs()));
+        let queue = std::sync::Mutex::new(tasks.into_iter());
         let (haircut, flows) = (self.haircut, self.flows);
         let run = |work: &mut Workspace| {
-            let (mut runs, mut marks) = (Vec::new(), Vec::new());
+            let (mut runs, mut marks, mut second) = (Vec::new(), Vec::new(), None);
             loop {
                 let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
-                let Some((asset, numbers)) = next else {
-                    return (runs, marks);
-                };
-                runs.push(haircut.run_sparse(asset, flows, &numbers, work, &mut marks));
+                match next {
+                    None => return (runs, marks, second),
+                    Some(Task::Asset(asset, numbers)) => {
+                        runs.push(haircut.run_sparse(asset, flows, &numbers, work, &mut marks));
+                    }
+                    Some(Task::Second(mut run, legs)) => {
+                        let start = run.done;
+                        one_thread(
+                            legs.len() - start,
+                            |i| Some(leg_of(flows, legs[start + i])),
+                            &mut run.holdings,
+                            &mut run.inflows,
+                            |v| v,
+                            &mut marks,
+                        );
+                        second = (!legs.is_empty()).then(|| AssetRun {
+                            asset: run.asset,
+                            nodes: Table::default(),
+                            inflows: run.inflows.into(),
+                        });
+                    }
+                }
             }
         };
-        let (mine, theirs) = std::thread::scope(|scope| {
-            let theirs = scope.spawn(|| run(&mut Workspace::default()));
-            let mine = run(&mut self.work);
-            let theirs = theirs
-                .join()
-                .unwrap_or_else(|e| std::panic::resume_unwind(e));
-            (mine, theirs)
-        });
-        for (runs, marks) in [mine, theirs] {
+        let work = &mut self.work;
+        let (mine, theirs) = crate::join(|| run(work), || run(&mut Workspace::default()));
+        for (runs, marks, second) in [mine, theirs] {
             self.runs.extend(runs);
             self.marks.extend(marks);
+            self.second_run = self.second_run.take().or(second);
         }
         self.runs.sort_by_key(|run| run.asset);
     }
@@ -986,6 +993,24 @@ impl<'h, 'a> Others<'h, 'a> {
                 self.by_asset.resize_with(a + 1, Vec::new);
             }
             self.by_asset[a].push(i as u32);
+        }
+    }
+}
+
+/// A piece of [`Others::run_rest`]'s work.
+enum Task {
+    /// An asset to number and run: its flow numbers.
+    Asset(u32, Vec<u32>),
+    /// The rest of the `by_id` asset's pass, with all its flow numbers.
+    Second(SecondRun, Vec<u32>),
+}
+
+impl Task {
+    /// Legs to run.
+    fn legs(&self) -> usize {
+        match self {
+            Task::Asset(_, flows) => flows.len(),
+            Task::Second(run, flows) => flows.len() - run.done,
         }
     }
 }
@@ -1126,33 +1151,94 @@ pub(super) fn counts_by_asset<'a>(flows: impl Iterator<Item = &'a Flow>) -> Vec<
 
 /// Where each address's entries in the runs of the other assets are: offsets per
 /// address (`n + 1`) into a list of (run, local number), runs in asset order;
-/// both empty when there are no runs.
-fn index_by_address(n: usize, runs: &[AssetRun]) -> (Vec<u64>, Vec<[u32; 2]>) {
+/// both empty when there are no runs. If `shared`, the addresses of the upper
+/// half are indexed by a second thread (each thread reads all the runs and writes
+/// only its own addresses' counts and entries).
+fn index_by_address(n: usize, runs: &[AssetRun], shared: bool) -> (Vec<u64>, Vec<[u32; 2]>) {
     if runs.is_empty() {
         return (Vec::new(), Vec::new());
     }
+    let half = if shared { n / 2 } else { n };
     // Each address's count goes two places on, so that after the sums
     // `offsets[v + 1]` is where v's entries start; it then serves as v's cursor,
     // and ends where they end, which is where v + 1's start.
     let mut offsets = vec![0u64; n + 2];
-    for run in runs {
-        for &v in &run.nodes {
-            offsets[v as usize + 2] += 1;
-        }
+    {
+        let (low, high) = offsets[2..].split_at_mut(half);
+        halves(
+            half < n,
+            || count_entries(runs, 0, low),
+            || count_entries(runs, half, high),
+        );
     }
     for i in 2..n + 2 {
         offsets[i] += offsets[i - 1];
     }
     let mut index = vec![[0u32; 2]; offsets[n + 1] as usize];
-    for (k, run) in runs.iter().enumerate() {
-        for (local, &v) in run.nodes.iter().enumerate() {
-            let cursor = &mut offsets[v as usize + 1];
-            index[*cursor as usize] = [k as u32, local as u32];
-            *cursor += 1;
-        }
+    {
+        let split = offsets[half + 1] as usize;
+        let (low, high) = index.split_at_mut(split);
+        let (cursors_low, cursors_high) = offsets[1..n + 1].split_at_mut(half);
+        halves(
+            half < n,
+            || fill_entries(runs, 0, cursors_low, low, 0),
+            || fill_entries(runs, half, cursors_high, high, split),
+        );
     }
     offsets.truncate(n + 1);
     (offsets, index)
+}
+
+/// Entries from which [`index_by_address`] shares two threads (a few
+/// milliseconds of work).
+const SHARED_INDEX: usize = 1 << 18;
+
+/// Runs `low`, and `high` beside it on a second thread if `shared` (otherwise
+/// the upper half is empty and `high` has nothing to do).
+fn halves(shared: bool, low: impl FnOnce() + Send, high: impl FnOnce() + Send) {
+    if shared {
+        crate::join(low, high);
+    } else {
+        low();
+    }
+}
+
+/// Adds to `counts[v - first]` the entries of each address `v` from `first` on
+/// that `counts` covers.
+fn count_entries(runs: &[AssetRun], first: usize, counts: &mut [u64]) {
+    for run in runs {
+        for &v in &run.nodes {
+            if let Some(count) = (v as usize)
+                .checked_sub(first)
+                .and_then(|i| counts.get_mut(i))
+            {
+                *count += 1;
+            }
+        }
+    }
+}
+
+/// Writes the entries of each address `v` from `first` on that `cursors` covers
+/// at `cursors[v - first]` (a position in the whole index, of which `index`
+/// starts at `start`), moving the cursor on.
+fn fill_entries(
+    runs: &[AssetRun],
+    first: usize,
+    cursors: &mut [u64],
+    index: &mut [[u32; 2]],
+    start: usize,
+) {
+    for (k, run) in runs.iter().enumerate() {
+        for (local, &v) in run.nodes.iter().enumerate() {
+            if let Some(cursor) = (v as usize)
+                .checked_sub(first)
+                .and_then(|i| cursors.get_mut(i))
+            {
+                index[*cursor as usize - start] = [k as u32, local as u32];
+                *cursor += 1;
+            }
+        }
+    }
 }
 
 /// What one leg brings its receiver: the sender's side of the pass, the input of
@@ -1809,6 +1895,39 @@ mod tests {
             t.parts[k] = [0.0, 0.25, 0.5, 1.0, 1e-45, rng.f32()][rng.usize(0..6)];
         }
         t
+    }
+
+    /// The index of the other assets' entries by address is the same made on two
+    /// threads as on one, and lists each address's entries in run order.
+    #[test]
+    fn the_index_by_address_is_the_same_on_two_threads() {
+        let mut rng = fastrand::Rng::with_seed(5);
+        for n in [1, 2, 7, 1000] {
+            let runs: Vec<AssetRun> = (0..3)
+                .map(|asset| {
+                    let mut nodes: Vec<u32> = (0..n as u32).filter(|_| rng.bool()).collect();
+                    rng.shuffle(&mut nodes);
+                    AssetRun {
+                        asset,
+                        nodes: nodes.into(),
+                        inflows: Table::default(),
+                    }
+                })
+                .collect();
+            let one = index_by_address(n, &runs, false);
+            assert_eq!(index_by_address(n, &runs, true), one, "{n} addresses");
+            let (offsets, index) = one;
+            for v in 0..n {
+                let entries = &index[offsets[v] as usize..offsets[v + 1] as usize];
+                let want: Vec<[u32; 2]> = (0..runs.len())
+                    .filter_map(|k| {
+                        let local = runs[k].nodes.iter().position(|&u| u as usize == v)?;
+                        Some([k as u32, local as u32])
+                    })
+                    .collect();
+                assert_eq!(entries, want, "address {v} of {n}");
+            }
+        }
     }
 
     /// The plan: the most frequent asset is dense, the next runs by address id
