@@ -304,31 +304,27 @@ impl Graph {
     pub fn from_edges(addresses: Vec<Address>, edges: &[(u32, u32, u32)]) -> Graph {
         let n = addresses.len();
         let (external, internal) = numbering_by_degree(n, edges);
-        // The two directions are independent: build them on two threads.
+        // The two directions are independent: build them on two threads. Each
+        // lists, per node, the nodes its edges lead to in that direction.
         let internal = &internal;
+        let build = |direction: Direction| {
+            Adjacency::build(n, edges.len(), |f| {
+                for &(from, to, block) in edges {
+                    let (node, other) = match direction {
+                        Direction::Downstream => (from, to),
+                        Direction::Upstream => (to, from),
+                    };
+                    f(
+                        internal[node as usize],
+                        direction.key(block),
+                        internal[other as usize],
+                    );
+                }
+            })
+        };
         let (inn, out) = crate::join(
-            || {
-                Adjacency::build(n, edges.len(), |f| {
-                    for &(from, to, block) in edges {
-                        f(
-                            internal[to as usize],
-                            Direction::Upstream.key(block),
-                            internal[from as usize],
-                        );
-                    }
-                })
-            },
-            || {
-                Adjacency::build(n, edges.len(), |f| {
-                    for &(from, to, block) in edges {
-                        f(
-                            internal[from as usize],
-                            Direction::Downstream.key(block),
-                            internal[to as usize],
-                        );
-                    }
-                })
-            },
+            || build(Direction::Upstream),
+            || build(Direction::Downstream),
         );
         let mut addresses = addresses;
         let mut renumbered = Vec::with_capacity(n);

@@ -738,7 +738,7 @@ struct Others<'h, 'a> {
     /// The flow numbers split out of each asset but the dense one and `by_id`, by
     /// asset: 4 bytes a leg while the dense pass runs (as `second_flows`; whole
     /// legs, 240 MB for a benchmark with 15 % of its transfers in such assets, were
-    /// fresh memory that kept the inflows thread, and so the dense pass, 1.3 s
+    /// fresh memory that kept the inflows thread, and so the dense pass, 1.3-1.5 s
     /// longer). Their legs are made when their asset runs.
     by_asset: Vec<Vec<u32>>,
     /// The flow numbers of the `by_id` asset's legs split so far: 4 bytes a leg
@@ -1086,9 +1086,10 @@ struct Plan {
     by_id: Option<u32>,
     /// About how many flows `by_id` has (how its state is advised: [`state_vec`]).
     by_id_legs: usize,
-    /// The other assets run on two threads once the split is done (there are two
-    /// or more, with [`SHARED_REST`] legs or more in all), rather than one after
-    /// the other on one.
+    /// The other assets, and what is left of `by_id`'s pass, run on two threads
+    /// once the split is done ([`Others::run_rest`]), rather than one after the
+    /// other: when there are two or more other assets, with [`SHARED_REST`] legs
+    /// or more in all.
     shared_rest: bool,
 }
 
