@@ -468,9 +468,10 @@ impl Store {
         // Parsing runs on its own thread and hands over batches, so that CSV
         // decoding and SQLite insertion use both cores.
         let (sender, batches) = std::sync::mpsc::sync_channel::<Batch>(8);
-        let (insert_result, parsed) = std::thread::scope(|scope| {
-            let parser = scope.spawn(move || parse_batches(reader, sender));
-            let result = (|| -> Result<(), StoreError> {
+        // On an insert error the receiver is dropped as the insert returns, which
+        // stops the parser.
+        let (insert_result, parsed) = crate::join(
+            || -> Result<(), StoreError> {
                 // Rows go in groups of GROUP per statement, which spends the
                 // statement's fixed cost once per group; the rest of a file goes
                 // one by one. The source id is one shared parameter.
@@ -502,15 +503,10 @@ impl Store {
                     progress(batch.bytes, batch.total_bytes, batch.rows);
                 }
                 Ok(())
-            })();
-            // On an insert error the receiver is dropped here, which stops the parser.
-            (result, parser.join())
-        });
-        let reader = match parsed {
-            Ok(Ok(reader)) => reader,
-            Ok(Err(e)) => return Err(e.into()),
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
+            },
+            move || parse_batches(reader, sender),
+        );
+        let reader = parsed?;
         insert_result?;
         tx.execute(
             "UPDATE sources SET rows = ?1, inserted = ?2 WHERE id = ?3",
