@@ -1232,3 +1232,41 @@ fn a_closed_pipe_ends_trace_quietly() {
         assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{format}");
     }
 }
+
+/// `bench --haircut-only --assets K` runs the haircut over K assets and writes its
+/// figures; `--assets 0` is a usage error.
+#[test]
+fn bench_haircut_over_many_assets() {
+    let dir = TempDir::new().unwrap();
+    let json = dir.path().join("figures.json");
+    let mut cmd = Command::cargo_bin("hoptrace").expect("binary");
+    let (out, _) = ok(cmd
+        .args(["bench", "--haircut-only", "--transfers", "20000"])
+        .args([
+            "--addresses",
+            "2000",
+            "--seeds",
+            "10",
+            "--assets",
+            "6",
+            "--json",
+        ])
+        .arg(&json));
+    assert!(
+        out.contains("haircut       20000 transfers, 10 seeds:"),
+        "{out}"
+    );
+    let figures: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(figures["haircut_s"].as_f64().unwrap() > 0.0, "{figures}");
+    let mut cmd = Command::cargo_bin("hoptrace").expect("binary");
+    let out = cmd
+        .args(["bench", "--haircut-only", "--assets", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--assets"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
