@@ -770,6 +770,32 @@ struct SecondRun {
     done: usize,
 }
 
+impl SecondRun {
+    /// Runs its legs from `done` to `end` on this thread: `legs` are flow numbers
+    /// of `flows`. Adds the flows that carried taint to `carried`.
+    fn run_to(&mut self, flows: &[Flow], legs: &[u32], end: usize, carried: &mut Vec<u32>) {
+        let start = self.done;
+        one_thread(
+            end - start,
+            |i| Some(leg_of(flows, legs[start + i])),
+            &mut self.holdings,
+            &mut self.inflows,
+            |v| v,
+            carried,
+        );
+        self.done = end;
+    }
+
+    /// Its result once all its `legs` are run; none if it had none.
+    fn result(self, legs: &[u32]) -> Option<AssetRun> {
+        (!legs.is_empty()).then(|| AssetRun {
+            asset: self.asset,
+            nodes: Table::default(),
+            inflows: self.inflows.into(),
+        })
+    }
+}
+
 /// Flows split or legs run in one [`Others::step`], and lines of state made at a
 /// time by [`state_vec`] (1 MiB of 64-byte lines).
 const SLICE: usize = 1 << 14;
@@ -883,20 +909,8 @@ impl<'h, 'a> Others<'h, 'a> {
                         runs.push(haircut.run_sparse(asset, flows, &numbers, work, &mut marks));
                     }
                     Some(Task::Second(mut run, legs)) => {
-                        let start = run.done;
-                        one_thread(
-                            legs.len() - start,
-                            |i| Some(leg_of(flows, legs[start + i])),
-                            &mut run.holdings,
-                            &mut run.inflows,
-                            |v| v,
-                            &mut marks,
-                        );
-                        second = (!legs.is_empty()).then(|| AssetRun {
-                            asset: run.asset,
-                            nodes: Table::default(),
-                            inflows: run.inflows.into(),
-                        });
+                        run.run_to(flows, &legs, legs.len(), &mut marks);
+                        second = run.result(&legs);
                     }
                 }
             }
@@ -924,32 +938,15 @@ impl<'h, 'a> Others<'h, 'a> {
         let (flows, legs) = (self.flows, &self.second_flows);
         if let Some(run) = &mut self.second {
             if run.done < legs.len() {
-                let (start, end) = (run.done, (run.done + SLICE).min(legs.len()));
-                one_thread(
-                    end - start,
-                    |i| Some(leg_of(flows, legs[start + i])),
-                    &mut run.holdings,
-                    &mut run.inflows,
-                    |v| v,
-                    &mut self.marks,
-                );
-                run.done = end;
+                let end = (run.done + SLICE).min(legs.len());
+                run.run_to(flows, legs, end, &mut self.marks);
                 return true;
             }
             if self.split < all {
                 return false;
             }
-            let any = !legs.is_empty();
-            self.second_flows = Vec::new();
-            if let Some(run) = self.second.take()
-                && any
-            {
-                self.second_run = Some(AssetRun {
-                    asset: run.asset,
-                    nodes: Table::default(),
-                    inflows: run.inflows.into(),
-                });
-            }
+            let legs = std::mem::take(&mut self.second_flows);
+            self.second_run = self.second.take().and_then(|run| run.result(&legs));
             return true;
         }
         if self.split < all {
@@ -1167,7 +1164,7 @@ fn index_by_address(n: usize, runs: &[AssetRun], shared: bool) -> (Vec<u64>, Vec
     {
         let (low, high) = offsets[2..].split_at_mut(half);
         halves(
-            half < n,
+            shared,
             || count_entries(runs, 0, low),
             || count_entries(runs, half, high),
         );
@@ -1181,7 +1178,7 @@ fn index_by_address(n: usize, runs: &[AssetRun], shared: bool) -> (Vec<u64>, Vec
         let (low, high) = index.split_at_mut(split);
         let (cursors_low, cursors_high) = offsets[1..n + 1].split_at_mut(half);
         halves(
-            half < n,
+            shared,
             || fill_entries(runs, 0, cursors_low, low, 0),
             || fill_entries(runs, half, cursors_high, high, split),
         );
