@@ -8,11 +8,12 @@
 // (N * u^3, busiest addresses first, as the graph numbers them), one 64-byte line
 // of holdings and one of inflows per address, in 4 KiB pages (made resident
 // before the clock starts), each line read and written, prefetched 16 transfers
-// ahead. Three layouts, each timed three times:
+// ahead. Four layouts, each timed three times:
 //
 // - roles (the engine since the seventh session): one thread keeps the
 //   holdings (the sender's and the receiver's line), the other the inflows (the
-//   receiver's line); in two arrays, and in pairs (below);
+//   receiver's line); in two arrays, and in pairs (as below: the two threads'
+//   lines then share pages);
 // - owners, separate arrays: each thread keeps the addresses of one parity,
 //   holdings and inflows both; a transfer costs its sender's owner one line and
 //   its receiver's owner two lines in two arrays;
@@ -31,7 +32,6 @@
 //
 // What the figures leave out: the arithmetic. See README, "Thirteenth session".
 #define _GNU_SOURCE
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
