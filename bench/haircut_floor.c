@@ -59,11 +59,25 @@ typedef struct {
 
 #define RING (1u << 20)
 #define BATCH 64
+#ifndef URGENT
+#define URGENT 1
+#endif
+
+// The producer's side of the urgent flag: publish now if the consumer waits.
+#define ANSWER(out, head)                                                          \
+    do {                                                                           \
+        if (URGENT && atomic_load_explicit(&(out)->urgent, memory_order_relaxed)) { \
+            atomic_store_explicit(&(out)->urgent, 0, memory_order_relaxed);        \
+            atomic_store_explicit(&(out)->head, head, memory_order_release);       \
+        }                                                                          \
+    } while (0)
 
 // Carries from one thread to the other, in chain order.
 struct ring {
     _Alignas(64) _Atomic uint32_t head;
     _Alignas(64) _Atomic uint32_t tail;
+    // Set by the consumer while it waits: the producer publishes at once.
+    _Alignas(64) _Atomic uint32_t urgent;
     carry *slot;
 };
 static struct ring rings[2];  // rings[p]: to thread p
@@ -175,6 +189,8 @@ static carry *next(struct ring *in, uint32_t tail, uint32_t *seen, int wait) {
         *seen = atomic_load_explicit(&in->head, memory_order_acquire);
         if (tail != *seen || !wait)
             break;
+        if (URGENT && !atomic_load_explicit(&in->urgent, memory_order_relaxed))
+            atomic_store_explicit(&in->urgent, 1, memory_order_relaxed);
         __builtin_ia32_pause();
     }
     return tail == *seen ? 0 : &in->slot[tail % RING];
@@ -241,6 +257,7 @@ static void *owners_carries(void *arg) {
             }
         }
         // Deferred receipts whose carries have come, in order.
+        ANSWER(out, head);
         carry *c;
         while (deferred && (c = next(in, tail, &seen, 0))) {
             uint32_t r = to[c->pos];
@@ -327,6 +344,7 @@ static void *owners_table(void *arg) {
                 __builtin_prefetch(&pairs[2 * t + 1], 1);
             }
         }
+        ANSWER(out, head);
         carry *c;
         while (deferred && (c = next(in, tail, &seen, 0)))
             APPLY_DEFERRED(c);
@@ -371,7 +389,7 @@ static void *owners_table(void *arg) {
 
 static void reset(void) {
     for (int k = 0; k < 2; k++)
-        rings[k].head = rings[k].tail = 0;
+        rings[k].head = rings[k].tail = rings[k].urgent = 0;
     for (uint32_t a = 0; a < ADDRESSES; a++)
         pairs[2 * a].word[7] = 0;
 }
