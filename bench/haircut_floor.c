@@ -234,106 +234,63 @@ static void *roles_inflows_carries(void *unused) {
     return 0;
 }
 
-// Owner `p` of the addresses of its parity, in pairs; word 7 of a holding counts
-// its deferred receipts.
+// Owner `p` of the addresses of its parity, in pairs. Its deferred receipts are
+// counted per receiver: in word 7 of the receiver's holding, or (`table`) in a
+// small table of the thread, an address's count shared with the others of its
+// hash (a check may wait for more than it must, never for less).
+struct owned {
+    uint32_t p;
+    int table;
+};
+
+#define PENDING (1u << 16)
+
+struct deferrals {
+    int table;
+    uint16_t *slots;
+    uint32_t count;
+};
+
+static uint64_t *pending(struct deferrals *d, uint32_t a) {
+    static _Thread_local uint64_t slot;
+    if (!d->table)
+        return &pairs[2 * a].word[7];
+    slot = d->slots[(a * 0x9E3779B1u) >> 16];
+    return &slot;
+}
+
+static void count(struct deferrals *d, uint32_t a, int by) {
+    if (d->table)
+        d->slots[(a * 0x9E3779B1u) >> 16] += by;
+    else
+        pairs[2 * a].word[7] += by;
+    d->count += by;
+}
+
 static void receive(uint32_t r, uint64_t value, const uint64_t *seeds) {
     pairs[2 * r].word[0] += value;
     pairs[2 * r].word[1] ^= seeds[0];
     pairs[2 * r + 1].word[0] += value;
 }
 
-static void *owners_carries(void *arg) {
-    uint32_t p = (uint32_t)(uintptr_t)arg;
-    struct ring *in = &rings[p], *out = &rings[p ^ 1];
-    uint32_t head = 0, tail = 0, seen = 0, deferred = 0;
-    for (uint32_t i = 0; i < TRANSFERS; i++) {
-        if (i + AHEAD < TRANSFERS) {
-            uint32_t f = from[i + AHEAD], t = to[i + AHEAD];
-            if ((f & 1) == p)
-                __builtin_prefetch(&pairs[2 * f], 1);
-            if ((t & 1) == p) {
-                __builtin_prefetch(&pairs[2 * t], 1);
-                __builtin_prefetch(&pairs[2 * t + 1], 1);
-            }
-        }
-        // Deferred receipts whose carries have come, in order.
-        ANSWER(out, head);
-        carry *c;
-        while (deferred && (c = next(in, tail, &seen, 0))) {
-            uint32_t r = to[c->pos];
-            receive(r, c->value, c->seeds);
-            pairs[2 * r].word[7]--;
-            deferred--;
-            taken(in, &tail);
-        }
-        uint32_t s = from[i], r = to[i];
-        if ((s & 1) == p) {
-            uint32_t mine[2] = {s, r};
-            for (int k = 0; k < 1 + ((r & 1) == p); k++) {
-                if (!pairs[2 * mine[k]].word[7])
-                    continue;
-                atomic_store_explicit(&out->head, head, memory_order_release);
-                while (pairs[2 * mine[k]].word[7]) {
-                    c = next(in, tail, &seen, 1);
-                    uint32_t d = to[c->pos];
-                    receive(d, c->value, c->seeds);
-                    pairs[2 * d].word[7]--;
-                    deferred--;
-                    taken(in, &tail);
-                }
-            }
-            line *h = &pairs[2 * s];
-            uint64_t x = h->word[0];
-            h->word[0] = x - 1;
-            if ((r & 1) == p)
-                receive(r, x, &h->word[2]);
-            else
-                put(out, &head, i, x, &h->word[2]);
-        } else if ((r & 1) == p) {
-            if (!deferred && (c = next(in, tail, &seen, 0))) {
-                receive(r, c->value, c->seeds);
-                taken(in, &tail);
-            } else {
-                pairs[2 * r].word[7]++;
-                deferred++;
-            }
-        }
-    }
-    atomic_store_explicit(&out->head, head, memory_order_release);
-    while (deferred) {
-        carry *c = next(in, tail, &seen, 1);
-        uint32_t r = to[c->pos];
-        receive(r, c->value, c->seeds);
-        pairs[2 * r].word[7]--;
-        deferred--;
-        taken(in, &tail);
-    }
-    return 0;
+// Applies the next carry, one that has come, to its deferred receipt; with the
+// table, the receiver of a carry a few places on is prefetched first.
+static void apply_deferred(struct deferrals *d, struct ring *in, uint32_t *tail, uint32_t seen,
+                           carry *c) {
+    if (d->table && seen - *tail > 8)
+        __builtin_prefetch(&pairs[2 * to[in->slot[(*tail + 8) % RING].pos]], 1);
+    uint32_t r = to[c->pos];
+    receive(r, c->value, c->seeds);
+    count(d, r, -1);
+    taken(in, tail);
 }
 
-// The same, with the deferred receipts counted in a small table of this thread
-// (an address's count shared with the others of its hash: a check may wait for
-// more than it must, never for less) rather than in the receivers' lines, and
-// applied with their receivers prefetched a few carries ahead.
-#define PENDING (1u << 16)
-static uint32_t slot_of(uint32_t a) { return (a * 0x9E3779B1u) >> 16; }
-
-static void *owners_table(void *arg) {
-    uint32_t p = (uint32_t)(uintptr_t)arg;
+static void *owners_carries(void *arg) {
+    const struct owned *o = arg;
+    uint32_t p = o->p;
     struct ring *in = &rings[p], *out = &rings[p ^ 1];
-    uint16_t *pending = calloc(PENDING, sizeof *pending);
-    uint32_t head = 0, tail = 0, seen = 0, deferred = 0;
-// Applies the next carry (one that has come) to its deferred receipt.
-#define APPLY_DEFERRED(c)                                                        \
-    do {                                                                         \
-        if (tail + 8 != seen && (seen - tail) > 8)                               \
-            __builtin_prefetch(&pairs[2 * to[in->slot[(tail + 8) % RING].pos]], 1); \
-        uint32_t r_ = to[(c)->pos];                                              \
-        receive(r_, (c)->value, (c)->seeds);                                     \
-        pending[slot_of(r_)]--;                                                  \
-        deferred--;                                                              \
-        taken(in, &tail);                                                        \
-    } while (0)
+    struct deferrals d = {o->table, o->table ? calloc(PENDING, sizeof(uint16_t)) : 0, 0};
+    uint32_t head = 0, tail = 0, seen = 0;
     for (uint32_t i = 0; i < TRANSFERS; i++) {
         if (i + AHEAD < TRANSFERS) {
             uint32_t f = from[i + AHEAD], t = to[i + AHEAD];
@@ -345,19 +302,20 @@ static void *owners_table(void *arg) {
             }
         }
         ANSWER(out, head);
+        // Deferred receipts whose carries have come, in order.
         carry *c;
-        while (deferred && (c = next(in, tail, &seen, 0)))
-            APPLY_DEFERRED(c);
+        while (d.count && (c = next(in, tail, &seen, 0)))
+            apply_deferred(&d, in, &tail, seen, c);
         uint32_t s = from[i], r = to[i];
         if ((s & 1) == p) {
             uint32_t mine[2] = {s, r};
             for (int k = 0; k < 1 + ((r & 1) == p); k++) {
-                if (!pending[slot_of(mine[k])])
+                if (!*pending(&d, mine[k]))
                     continue;
                 atomic_store_explicit(&out->head, head, memory_order_release);
-                while (pending[slot_of(mine[k])]) {
+                while (*pending(&d, mine[k])) {
                     c = next(in, tail, &seen, 1);
-                    APPLY_DEFERRED(c);
+                    apply_deferred(&d, in, &tail, seen, c);
                 }
             }
             line *h = &pairs[2 * s];
@@ -368,22 +326,20 @@ static void *owners_table(void *arg) {
             else
                 put(out, &head, i, x, &h->word[2]);
         } else if ((r & 1) == p) {
-            if (!deferred && (c = next(in, tail, &seen, 0))) {
+            if (!d.count && (c = next(in, tail, &seen, 0))) {
                 receive(r, c->value, c->seeds);
                 taken(in, &tail);
             } else {
-                pending[slot_of(r)]++;
-                deferred++;
+                count(&d, r, 1);
             }
         }
     }
     atomic_store_explicit(&out->head, head, memory_order_release);
-    while (deferred) {
+    while (d.count) {
         carry *c = next(in, tail, &seen, 1);
-        APPLY_DEFERRED(c);
+        apply_deferred(&d, in, &tail, seen, c);
     }
-#undef APPLY_DEFERRED
-    free(pending);
+    free(d.slots);
     return 0;
 }
 
@@ -430,12 +386,13 @@ int main(void) {
     for (int run = 0; run < 3; run++) {
         reset();
         double roles = both(roles_holdings_carries, 0, roles_inflows_carries, 0);
+        struct owned lines[2] = {{0, 0}, {1, 0}}, table[2] = {{0, 1}, {1, 1}};
         reset();
-        double owned = both(owners_carries, (void *)0, owners_carries, (void *)1);
+        double owned = both(owners_carries, &lines[0], owners_carries, &lines[1]);
         reset();
-        double table = both(owners_table, (void *)0, owners_table, (void *)1);
+        double tabled = both(owners_carries, &table[0], owners_carries, &table[1]);
         printf("with carries: roles %.3f s | owners, pairs %.3f s, deferred in a table %.3f s\n",
-               roles, owned, table);
+               roles, owned, tabled);
     }
     return (int)(holdings[1].word[0] + inflows[1].word[0] + pairs[1].word[0]) & 1;
 }
