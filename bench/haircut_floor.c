@@ -251,17 +251,17 @@ struct deferrals {
     uint32_t count;
 };
 
-static uint64_t *pending(struct deferrals *d, uint32_t a) {
-    static _Thread_local uint64_t slot;
-    if (!d->table)
-        return &pairs[2 * a].word[7];
-    slot = d->slots[(a * 0x9E3779B1u) >> 16];
-    return &slot;
+// The slot of address `a` in a thread's table.
+static uint32_t slot_of(uint32_t a) { return (a * 0x9E3779B1u) >> 16; }
+
+// Address `a`'s deferred receipts (with the table, counted with its slot's).
+static uint64_t pending(const struct deferrals *d, uint32_t a) {
+    return d->table ? d->slots[slot_of(a)] : pairs[2 * a].word[7];
 }
 
 static void count(struct deferrals *d, uint32_t a, int by) {
     if (d->table)
-        d->slots[(a * 0x9E3779B1u) >> 16] += by;
+        d->slots[slot_of(a)] += by;
     else
         pairs[2 * a].word[7] += by;
     d->count += by;
@@ -310,10 +310,10 @@ static void *owners_carries(void *arg) {
         if ((s & 1) == p) {
             uint32_t mine[2] = {s, r};
             for (int k = 0; k < 1 + ((r & 1) == p); k++) {
-                if (!*pending(&d, mine[k]))
+                if (!pending(&d, mine[k]))
                     continue;
                 atomic_store_explicit(&out->head, head, memory_order_release);
-                while (*pending(&d, mine[k])) {
+                while (pending(&d, mine[k])) {
                     c = next(in, tail, &seen, 1);
                     apply_deferred(&d, in, &tail, seen, c);
                 }
