@@ -308,6 +308,12 @@ struct BenchArgs {
     /// Run only the haircut step on the synthetic graph (no import, no searches).
     #[arg(long)]
     haircut_only: bool,
+    /// Passes of the haircut in the same process (with --haircut-only): the
+    /// first one makes its memory fresh, the later ones reuse what the process
+    /// has just freed (figures `haircut_s` and `haircut_later_s`, the fastest
+    /// later pass).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100), requires = "haircut_only")]
+    haircut_passes: u32,
     /// Write the synthetic graph's snapshot to FILE and stop (for --from-snapshot).
     #[arg(long, value_name = "FILE")]
     write_snapshot: Option<PathBuf>,
@@ -1036,7 +1042,7 @@ fn run_bench(args: BenchArgs) -> Result<()> {
     let mut out = io::stdout();
     let mut figures = bench::Figures::default();
     if args.haircut_only {
-        bench::run_haircut(params, &mut figures, &mut out)?;
+        bench::run_haircut(params, args.haircut_passes, &mut figures, &mut out)?;
         return emit_figures(args.json.as_deref(), &figures);
     }
     if let Some(path) = &args.write_snapshot {

@@ -90,6 +90,7 @@ use alloy_primitives::U256;
 use fixedbitset::FixedBitSet;
 
 use std::io::{self, Write};
+use std::time::{Duration, Instant};
 
 use crate::exposure::{Start, prefetch};
 use crate::graph::{advise_hot, extend_resident};
@@ -456,6 +457,58 @@ fn by_seed(parts: impl Iterator<Item = (u32, f64)>) -> Vec<(u32, f64)> {
     parts
 }
 
+/// Where a haircut's time goes, logged at debug level (`hoptrace -vv`, target
+/// `exposure::haircut`) as each phase ends: the wall time since the haircut
+/// started and the CPU time of the thread that ran the phase (so that each thread
+/// of a pass on two threads tells its own). Nothing is measured unless the level
+/// is on.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    start: Instant,
+    /// The pass it times, if any.
+    pass: &'static str,
+}
+
+impl Clock {
+    fn start() -> Clock {
+        Clock {
+            start: Instant::now(),
+            pass: "all assets",
+        }
+    }
+
+    /// The same clock, for the phases of `pass`.
+    fn of(self, pass: &'static str) -> Clock {
+        Clock { pass, ..self }
+    }
+
+    fn mark(self, phase: &str) {
+        tracing::debug!(
+            target: "exposure::haircut",
+            pass = self.pass,
+            phase,
+            wall = ?self.start.elapsed(),
+            thread_cpu = ?thread_cpu(),
+            "haircut phase done"
+        );
+    }
+}
+
+/// The CPU time of the calling thread so far.
+fn thread_cpu() -> Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the struct it is given.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) } == 0;
+    if ok {
+        Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+    } else {
+        Duration::ZERO
+    }
+}
+
 /// The haircut computation. Feed it transfers in chain order with
 /// [`Haircut::push`] (or give them all to [`Haircut::run`]) and read the result.
 pub struct Haircut<'a> {
@@ -497,15 +550,19 @@ impl<'a> Haircut<'a> {
     fn run_with(&self, flows: &[Flow], plan: Plan) -> HaircutResult {
         debug_assert!(plan.dense.is_none() || plan.dense != plan.by_id);
         let n = self.since.len();
+        let clock = Clock::start();
         let mut carried = FixedBitSet::with_capacity(flows.len());
         // The other assets are taken up in slices by the dense asset's inflows
         // thread, whenever no chunk waits (see `Others`), and what is left of them
         // runs here when the dense pass is done (`Others::finish`).
-        let mut others = Others::new(self, flows, plan);
+        let mut others = Others::new(self, flows, plan, clock);
+        clock.mark("state of the asset run by address id made");
         let dense = plan
             .dense
             .map(|a| self.run_dense(a, flows, &mut carried, &mut others));
+        clock.mark("dense asset done");
         others.finish();
+        clock.mark("other assets done");
         let (second, runs, marks) = (others.second_run, others.runs, others.marks);
         for f in marks {
             carried.insert(f as usize);
@@ -514,6 +571,7 @@ impl<'a> Haircut<'a> {
         let (offsets, index) = index_by_address(n, &runs, entries >= SHARED_INDEX);
         let mut by_id: Vec<AssetRun> = dense.into_iter().chain(second).collect();
         by_id.sort_by_key(|run| run.asset);
+        clock.mark("index by address made");
         HaircutResult {
             by_id,
             others: runs,
@@ -554,6 +612,7 @@ impl<'a> Haircut<'a> {
             (f.asset == asset && f.amount != 0).then_some(Leg::of(i, f))
         };
         let (_, inflows) = two_threads(
+            others.clock.of("dense asset"),
             flows.len(),
             leg,
             || state_vec(n, flows.len(), |v| self.holding(v as u32)),
@@ -668,6 +727,7 @@ fn one_thread(
 /// `aside` every position that holds no leg, and its idle time (see [`Aside`]).
 /// Returns both states.
 fn two_threads<L: Fn(usize) -> Option<Leg> + Sync>(
+    clock: Clock,
     count: usize,
     leg: L,
     holdings: impl FnOnce() -> Vec<Holding>,
@@ -683,14 +743,23 @@ fn two_threads<L: Fn(usize) -> Option<Leg> + Sync>(
     crate::join(
         move || {
             let mut holdings = holdings();
+            clock.mark("holdings made");
             let mut chunks = Chunks::new(&full, &empty);
             spend(count, leg, &mut holdings, |v| v, &mut chunks);
             chunks.send(count);
+            tracing::debug!(
+                target: "exposure::haircut",
+                waited = ?chunks.waited,
+                pass = clock.pass,
+                "the holdings' thread waited for the inflows' one to take chunks"
+            );
+            clock.mark("holdings' pass");
             holdings
         },
         move || {
             let mut inflows = inflows();
-            drain(Drain {
+            clock.mark("inflows made");
+            let idle = drain(Drain {
                 count,
                 leg,
                 full: full_rx,
@@ -698,7 +767,16 @@ fn two_threads<L: Fn(usize) -> Option<Leg> + Sync>(
                 aside,
                 inflows: &mut inflows,
                 carried,
+                idle: Idle::default(),
             });
+            tracing::debug!(
+                target: "exposure::haircut",
+                waited = ?idle.waited,
+                aside = ?idle.aside,
+                pass = clock.pass,
+                "the inflows' thread waited for chunks, and worked aside while none waited"
+            );
+            clock.mark("inflows' pass");
             inflows
         },
     )
@@ -734,6 +812,7 @@ impl Aside for Nothing {
 /// on two threads when the plan says so ([`Others::run_rest`]).
 struct Others<'h, 'a> {
     haircut: &'h Haircut<'a>,
+    clock: Clock,
     flows: &'h [Flow],
     plan: Plan,
     /// Flows split so far (those before it).
@@ -820,7 +899,12 @@ impl<'h, 'a> Others<'h, 'a> {
     /// the pass ran), and the dense pass waited for it; made here, it takes about
     /// 0.21 s. A small state (below [`SHARED_STATE`] an array) is made on this
     /// thread alone: a second thread would cost more than it saves.
-    fn new(haircut: &'h Haircut<'a>, flows: &'h [Flow], plan: Plan) -> Others<'h, 'a> {
+    fn new(
+        haircut: &'h Haircut<'a>,
+        flows: &'h [Flow],
+        plan: Plan,
+        clock: Clock,
+    ) -> Others<'h, 'a> {
         let n = haircut.since.len();
         let second = plan.by_id.map(|asset| {
             let inflows = || state_vec(n, plan.by_id_legs, |_| Inflow::default());
@@ -839,6 +923,7 @@ impl<'h, 'a> Others<'h, 'a> {
         });
         Others {
             haircut,
+            clock,
             flows,
             plan,
             split: 0,
@@ -875,6 +960,7 @@ impl<'h, 'a> Others<'h, 'a> {
                 let inflows = std::mem::take(&mut run.inflows);
                 let marks = &mut self.marks;
                 (run.holdings, run.inflows) = two_threads(
+                    self.clock.of("rest of the asset run by address id"),
                     legs.len() - start,
                     |i| Some(leg_of(flows, legs[start + i])),
                     || holdings,
@@ -1337,6 +1423,16 @@ struct Drain<'a, L, A, F> {
     aside: &'a mut A,
     inflows: &'a mut [Inflow],
     carried: F,
+    idle: Idle,
+}
+
+/// How the inflows' side of a pass spent the time it had no chunk to work on.
+#[derive(Debug, Default, Clone, Copy)]
+struct Idle {
+    /// Waiting for one.
+    waited: Duration,
+    /// Working aside ([`Aside::idle`]).
+    aside: Duration,
 }
 
 impl<L, A: Aside, F> Drain<'_, L, A, F> {
@@ -1350,8 +1446,14 @@ impl<L, A: Aside, F> Drain<'_, L, A, F> {
                 Ok(chunk) => return Some(chunk),
                 Err(TryRecvError::Disconnected) => return None,
                 Err(TryRecvError::Empty) => {
-                    if !self.aside.idle() {
-                        return self.full.recv().ok();
+                    let t = Instant::now();
+                    let busy = self.aside.idle();
+                    self.idle.aside += t.elapsed();
+                    if !busy {
+                        let t = Instant::now();
+                        let chunk = self.full.recv().ok();
+                        self.idle.waited += t.elapsed();
+                        return chunk;
                     }
                 }
             }
@@ -1360,8 +1462,8 @@ impl<L, A: Aside, F> Drain<'_, L, A, F> {
 }
 
 /// Runs a [`Drain`], compiled for the processor's vector extensions, as [`spend`]
-/// is.
-fn drain<L, A, F>(d: Drain<'_, L, A, F>)
+/// is; says how it spent its idle time.
+fn drain<L, A, F>(d: Drain<'_, L, A, F>) -> Idle
 where
     L: Fn(usize) -> Option<Leg>,
     A: Aside,
@@ -1378,13 +1480,13 @@ where
             return unsafe { drain_avx2(d) };
         }
     }
-    drain_with(d, Top::mix);
+    drain_with(d, Top::mix)
 }
 
 /// [`drain`] compiled for AVX-512.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl")]
-fn drain_avx512<L, A, F>(d: Drain<'_, L, A, F>)
+fn drain_avx512<L, A, F>(d: Drain<'_, L, A, F>) -> Idle
 where
     L: Fn(usize) -> Option<Leg>,
     A: Aside,
@@ -1393,19 +1495,19 @@ where
     // SAFETY: this function is compiled for AVX-512F and AVX-512VL, and runs only
     // where the processor has them.
     let mix = |a: &Top<f32>, wa, b: &Top<f32>, wb| unsafe { simd::mix512_inlined(a, wa, b, wb) };
-    drain_with(d, mix);
+    drain_with(d, mix)
 }
 
 /// [`drain`] compiled for AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn drain_avx2<L, A, F>(d: Drain<'_, L, A, F>)
+fn drain_avx2<L, A, F>(d: Drain<'_, L, A, F>) -> Idle
 where
     L: Fn(usize) -> Option<Leg>,
     A: Aside,
     F: FnMut(u32),
 {
-    drain_with(d, Top::mix);
+    drain_with(d, Top::mix)
 }
 
 /// The body of [`drain`], with `mix` for [`Top::mix`]: every position up to each
@@ -1416,7 +1518,8 @@ where
 fn drain_with<L, A, F>(
     mut d: Drain<'_, L, A, F>,
     mix: impl Fn(&Top<f32>, f64, &Top<f32>, f64) -> Top<f32>,
-) where
+) -> Idle
+where
     L: Fn(usize) -> Option<Leg>,
     A: Aside,
     F: FnMut(u32),
@@ -1448,6 +1551,7 @@ fn drain_with<L, A, F>(
         // The holdings' side may be done and gone: then nobody reuses it.
         let _ = d.empty.send(chunk);
     }
+    d.idle
 }
 
 /// The haircut pass over one asset's legs, `leg(i)` for `i` in `0..count` (local
@@ -1601,6 +1705,8 @@ struct Chunks<'a> {
     due: usize,
     full: &'a std::sync::mpsc::SyncSender<Chunk>,
     empty: &'a std::sync::mpsc::Receiver<Chunk>,
+    /// Time spent waiting for the inflows' side to take a chunk.
+    waited: Duration,
 }
 
 /// Taints per chunk (48 bytes each: a chunk stays in the cache).
@@ -1619,6 +1725,7 @@ impl<'a> Chunks<'a> {
             due: SPAN,
             full,
             empty,
+            waited: Duration::ZERO,
         }
     }
 
@@ -1639,7 +1746,11 @@ impl<'a> Chunks<'a> {
         chunk.upto = upto;
         self.due = upto + SPAN;
         // A send fails only if the inflows' side panicked: its join passes that on.
-        let _ = self.full.send(chunk);
+        if let Err(std::sync::mpsc::TrySendError::Full(chunk)) = self.full.try_send(chunk) {
+            let t = Instant::now();
+            let _ = self.full.send(chunk);
+            self.waited += t.elapsed();
+        }
     }
 }
 
