@@ -638,7 +638,6 @@ impl<'a> Haircut<'a> {
         work: &mut Workspace,
         carried: &mut Vec<u32>,
     ) -> AssetRun {
-        const AHEAD: usize = 16;
         let n = self.since.len();
         let Workspace {
             local,
@@ -651,13 +650,13 @@ impl<'a> Haircut<'a> {
         let mut nodes: Vec<u32> = Vec::new();
         legs.clear();
         legs.reserve(numbers.len());
-        for (i, &f) in numbers.iter().enumerate() {
+        for i in 0..numbers.len() {
             if let Some(&next) = numbers.get(i + AHEAD) {
                 let next = &flows[next as usize];
                 prefetch(&local[next.from as usize]);
                 prefetch(&local[next.to as usize]);
             }
-            let mut leg = leg_of(flows, f);
+            let mut leg = listed_leg(flows, numbers, i);
             for v in [&mut leg.from, &mut leg.to] {
                 let slot = &mut local[*v as usize];
                 if *slot == u32::MAX {
@@ -859,7 +858,7 @@ impl SecondRun {
         let start = self.done;
         one_thread(
             end - start,
-            |i| Some(leg_of(flows, legs[start + i])),
+            |i| Some(listed_leg(flows, legs, start + i)),
             &mut self.holdings,
             &mut self.inflows,
             |v| v,
@@ -877,6 +876,9 @@ impl SecondRun {
         })
     }
 }
+
+/// Legs ahead of the one a pass works on whose state lines it prefetches.
+const AHEAD: usize = 16;
 
 /// Flows ahead of the one a dense pass reads that it prefetches: 8 KiB, two
 /// pages, since the processor's own prefetch of a stream stops at a page's end.
@@ -962,7 +964,7 @@ impl<'h, 'a> Others<'h, 'a> {
                 (run.holdings, run.inflows) = two_threads(
                     self.clock.of("rest of the asset run by address id"),
                     legs.len() - start,
-                    |i| Some(leg_of(flows, legs[start + i])),
+                    |i| Some(listed_leg(flows, legs, start + i)),
                     || holdings,
                     || inflows,
                     |f| marks.push(f),
@@ -1121,6 +1123,21 @@ struct Workspace {
 /// Flow number `f` of `flows` as a leg.
 fn leg_of(flows: &[Flow], f: u32) -> Leg {
     Leg::of(f as usize, &flows[f as usize])
+}
+
+/// Flows ahead of the one a pass over listed flow numbers reads ([`listed_leg`])
+/// that it prefetches: the pass reads each leg [`AHEAD`] places ahead to
+/// prefetch its addresses' lines, and that read should hit.
+const LISTED_AHEAD: usize = 2 * AHEAD;
+
+/// The leg at position `i` of a pass over the flows numbered `legs` (in chain
+/// order and far apart, each in a line of its own), prefetching the flow
+/// [`LISTED_AHEAD`] places on.
+fn listed_leg(flows: &[Flow], legs: &[u32], i: usize) -> Leg {
+    if let Some(&ahead) = legs.get(i + LISTED_AHEAD) {
+        prefetch(&flows[ahead as usize]);
+    }
+    leg_of(flows, legs[i])
 }
 
 impl Aside for Others<'_, '_> {
@@ -1524,7 +1541,6 @@ where
     A: Aside,
     F: FnMut(u32),
 {
-    const AHEAD: usize = 16;
     let mut at = 0;
     while let Some(chunk) = d.next() {
         let mut taints = chunk.taints[..chunk.len].iter().peekable();
@@ -1627,7 +1643,6 @@ fn spend_with(
     sink: &mut impl Sink,
     mix: impl Fn(&Top<f32>, f64, &Top<f32>, f64) -> Top<f32>,
 ) {
-    const AHEAD: usize = 16;
     for i in 0..count {
         if i + AHEAD < count
             && let Some(next) = leg(i + AHEAD)
