@@ -867,9 +867,9 @@ impl SecondRun {
         self.done = end;
     }
 
-    /// Its result once all its `legs` are run; none if it had none.
-    fn result(self, legs: &[u32]) -> Option<AssetRun> {
-        (!legs.is_empty()).then(|| AssetRun {
+    /// Its result once all its legs are run; none if it had none.
+    fn result(self) -> Option<AssetRun> {
+        (self.done > 0).then(|| AssetRun {
             asset: self.asset,
             nodes: Table::default(),
             inflows: self.inflows.into(),
@@ -1005,7 +1005,7 @@ impl<'h, 'a> Others<'h, 'a> {
                     }
                     Some(Task::Second(mut run, legs)) => {
                         run.run_to(flows, &legs, legs.len(), &mut marks);
-                        second = run.result(&legs);
+                        second = run.result();
                     }
                 }
             }
@@ -1040,8 +1040,8 @@ impl<'h, 'a> Others<'h, 'a> {
             if self.split < all {
                 return false;
             }
-            let legs = std::mem::take(&mut self.second_flows);
-            self.second_run = self.second.take().and_then(|run| run.result(&legs));
+            self.second_flows = Vec::new();
+            self.second_run = self.second.take().and_then(SecondRun::result);
             return true;
         }
         if self.split < all {
