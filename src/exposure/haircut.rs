@@ -229,24 +229,11 @@ impl Top<f32> {
     /// into a clean holding), a `Top` made by the engine (a mix, one seed or
     /// none: positive parts largest first, empty slots as `default` has them)
     /// comes out as it went in, so the pass skips those mixes (a test checks it).
-    #[inline]
+    ///
+    /// This version runs on any processor. Where the processor has AVX-512 or
+    /// AVX2, the passes are compiled with the mix of `simd` for it instead
+    /// ([`with_mix`]), which gives the same bits.
     fn mix(&self, wa: f64, other: &Top<f32>, wb: f64) -> Top<f32> {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if simd::avx512_available() {
-                // SAFETY: the processor has AVX-512F and AVX-512VL (just checked).
-                return unsafe { simd::mix512(self, wa, other, wb) };
-            }
-            if simd::available() {
-                // SAFETY: the processor has AVX2 (just checked).
-                return unsafe { simd::mix(self, wa, other, wb) };
-            }
-        }
-        self.mix_portable(wa, other, wb)
-    }
-
-    /// [`Top::mix`] on any processor.
-    fn mix_portable(&self, wa: f64, other: &Top<f32>, wb: f64) -> Top<f32> {
         /// The key of a candidate; 0 unless its part is positive once stored.
         #[inline(always)]
         fn key(seed: u32, part: f64) -> u64 {
@@ -758,7 +745,7 @@ fn two_threads<L: Fn(usize) -> Option<Leg> + Sync>(
         move || {
             let mut inflows = inflows();
             clock.mark("inflows made");
-            let idle = drain(Drain {
+            let idle = with_mix(Drain {
                 count,
                 leg,
                 full: full_rx,
@@ -1478,56 +1465,23 @@ impl<L, A: Aside, F> Drain<'_, L, A, F> {
     }
 }
 
-/// Runs a [`Drain`], compiled for the processor's vector extensions, as [`spend`]
-/// is; says how it spent its idle time.
-fn drain<L, A, F>(d: Drain<'_, L, A, F>) -> Idle
+/// A [`Drain`] run is work with seed mixes ([`with_mix`]); it says how the
+/// inflows' side spent its idle time.
+impl<L, A, F> Mixing for Drain<'_, L, A, F>
 where
     L: Fn(usize) -> Option<Leg>,
     A: Aside,
     F: FnMut(u32),
 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if simd::avx512_available() {
-            // SAFETY: the processor has AVX-512F and AVX-512VL (just checked).
-            return unsafe { drain_avx512(d) };
-        }
-        if simd::available() {
-            // SAFETY: the processor has AVX2 (just checked).
-            return unsafe { drain_avx2(d) };
-        }
+    type Output = Idle;
+
+    #[inline(always)]
+    fn run(self, mix: impl Fn(&Top<f32>, f64, &Top<f32>, f64) -> Top<f32>) -> Idle {
+        drain_with(self, mix)
     }
-    drain_with(d, Top::mix)
 }
 
-/// [`drain`] compiled for AVX-512.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl")]
-fn drain_avx512<L, A, F>(d: Drain<'_, L, A, F>) -> Idle
-where
-    L: Fn(usize) -> Option<Leg>,
-    A: Aside,
-    F: FnMut(u32),
-{
-    // SAFETY: this function is compiled for AVX-512F and AVX-512VL, and runs only
-    // where the processor has them.
-    let mix = |a: &Top<f32>, wa, b: &Top<f32>, wb| unsafe { simd::mix512_inlined(a, wa, b, wb) };
-    drain_with(d, mix)
-}
-
-/// [`drain`] compiled for AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn drain_avx2<L, A, F>(d: Drain<'_, L, A, F>) -> Idle
-where
-    L: Fn(usize) -> Option<Leg>,
-    A: Aside,
-    F: FnMut(u32),
-{
-    drain_with(d, Top::mix)
-}
-
-/// The body of [`drain`], with `mix` for [`Top::mix`]: every position up to each
+/// A [`Drain`]'s run, with `mix` for [`Top::mix`]: every position up to each
 /// chunk's `upto` in turn; a leg's amount goes to its receiver's total and, if the
 /// chunk has a taint at its position, that goes to the receiver's tainted part; a
 /// position without a leg goes to `aside`.
@@ -1589,48 +1543,88 @@ fn spend(
     node: impl Fn(u32) -> u32,
     sink: &mut impl Sink,
 ) {
+    with_mix(Spend {
+        count,
+        leg,
+        holdings,
+        node,
+        sink,
+    });
+}
+
+/// The arguments of [`spend`], as work with seed mixes ([`with_mix`]).
+struct Spend<'a, L, N, S> {
+    count: usize,
+    leg: L,
+    holdings: &'a mut [Holding],
+    node: N,
+    sink: &'a mut S,
+}
+
+impl<L, N, S> Mixing for Spend<'_, L, N, S>
+where
+    L: Fn(usize) -> Option<Leg>,
+    N: Fn(u32) -> u32,
+    S: Sink,
+{
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self, mix: impl Fn(&Top<f32>, f64, &Top<f32>, f64) -> Top<f32>) {
+        spend_with(
+            self.count,
+            self.leg,
+            self.holdings,
+            self.node,
+            self.sink,
+            mix,
+        );
+    }
+}
+
+/// Work whose seed mixes ([`Top::mix`]) are compiled for the processor's vector
+/// extensions ([`with_mix`]): the mixes are then inlined, and named seeds move
+/// between the state, the carries and the mixes as whole registers.
+trait Mixing {
+    type Output;
+    /// Does the work with `mix` for [`Top::mix`]. Inlined into each of
+    /// [`with_mix`]'s versions, so that it is compiled for its extensions.
+    fn run(self, mix: impl Fn(&Top<f32>, f64, &Top<f32>, f64) -> Top<f32>) -> Self::Output;
+}
+
+/// Runs `work` compiled for AVX-512 or AVX2 where the processor has them
+/// (checked at run time), else as it is.
+fn with_mix<W: Mixing>(work: W) -> W::Output {
     #[cfg(target_arch = "x86_64")]
     {
         if simd::avx512_available() {
             // SAFETY: the processor has AVX-512F and AVX-512VL (just checked).
-            return unsafe { spend_avx512(count, leg, holdings, node, sink) };
+            return unsafe { with_mix_avx512(work) };
         }
         if simd::available() {
             // SAFETY: the processor has AVX2 (just checked).
-            return unsafe { spend_avx2(count, leg, holdings, node, sink) };
+            return unsafe { with_mix_avx2(work) };
         }
     }
-    spend_with(count, leg, holdings, node, sink, Top::mix);
+    work.run(Top::mix)
 }
 
-/// [`spend`] compiled for AVX-512, as [`spend_avx2`] for AVX2.
+/// [`with_mix`] compiled for AVX-512.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl")]
-fn spend_avx512(
-    count: usize,
-    leg: impl Fn(usize) -> Option<Leg>,
-    holdings: &mut [Holding],
-    node: impl Fn(u32) -> u32,
-    sink: &mut impl Sink,
-) {
+fn with_mix_avx512<W: Mixing>(work: W) -> W::Output {
     // SAFETY: this function is compiled for AVX-512F and AVX-512VL, and runs only
     // where the processor has them.
-    let mix = |a: &Top<f32>, wa, b: &Top<f32>, wb| unsafe { simd::mix512_inlined(a, wa, b, wb) };
-    spend_with(count, leg, holdings, node, sink, mix);
+    work.run(|a: &Top<f32>, wa, b: &Top<f32>, wb| unsafe { simd::mix512(a, wa, b, wb) })
 }
 
-/// [`spend`] compiled for AVX2: the seed mixes are inlined, and named seeds move
-/// between the holdings, the carries and the mixes as whole registers.
+/// [`with_mix`] compiled for AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn spend_avx2(
-    count: usize,
-    leg: impl Fn(usize) -> Option<Leg>,
-    holdings: &mut [Holding],
-    node: impl Fn(u32) -> u32,
-    sink: &mut impl Sink,
-) {
-    spend_with(count, leg, holdings, node, sink, Top::mix);
+fn with_mix_avx2<W: Mixing>(work: W) -> W::Output {
+    // SAFETY: this function is compiled for AVX2, and runs only where the
+    // processor has it.
+    work.run(|a: &Top<f32>, wa, b: &Top<f32>, wb| unsafe { simd::mix(a, wa, b, wb) })
 }
 
 /// The body of [`spend`], with `mix` for [`Top::mix`].
@@ -2190,22 +2184,30 @@ mod tests {
             let w = [0.0, 0.5, 1.0, 1e-30, rng.f64()];
             let (wa, wb) = (w[rng.usize(0..5)], w[rng.usize(0..5)]);
             let want = reference::merge(&a, wa, &b, wb);
-            assert_eq!(a.mix_portable(wa, &b, wb), want, "{a:?} {wa} {b:?} {wb}");
             assert_eq!(a.mix(wa, &b, wb), want, "{a:?} {wa} {b:?} {wb}");
+            let got = engine_mix(&a, wa, &b, wb);
+            assert_eq!(got, want, "as the passes mix: {a:?} {wa} {b:?} {wb}");
             #[cfg(target_arch = "x86_64")]
-            {
-                if simd::available() {
-                    // SAFETY: the processor has AVX2 (just checked).
-                    let got = unsafe { simd::mix(&a, wa, &b, wb) };
-                    assert_eq!(got, want, "AVX2: {a:?} {wa} {b:?} {wb}");
-                }
-                if simd::avx512_available() {
-                    // SAFETY: the processor has AVX-512F and VL (just checked).
-                    let got = unsafe { simd::mix512(&a, wa, &b, wb) };
-                    assert_eq!(got, want, "AVX-512: {a:?} {wa} {b:?} {wb}");
-                }
+            if simd::available() {
+                // SAFETY: the processor has AVX2 (just checked).
+                let got = unsafe { simd::mix(&a, wa, &b, wb) };
+                assert_eq!(got, want, "AVX2: {a:?} {wa} {b:?} {wb}");
             }
         }
+    }
+
+    /// One mix as the passes make it on this processor (in AVX-512 or AVX2 where
+    /// it has them: [`with_mix`]).
+    fn engine_mix(a: &Top<f32>, wa: f64, b: &Top<f32>, wb: f64) -> Top<f32> {
+        struct One<'a>(&'a Top<f32>, f64, &'a Top<f32>, f64);
+        impl Mixing for One<'_> {
+            type Output = Top<f32>;
+            #[inline(always)]
+            fn run(self, mix: impl Fn(&Top<f32>, f64, &Top<f32>, f64) -> Top<f32>) -> Top<f32> {
+                mix(self.0, self.1, self.2, self.3)
+            }
+        }
+        with_mix(One(a, wa, b, wb))
     }
 
     #[test]
@@ -2213,11 +2215,14 @@ mod tests {
         let mut rng = fastrand::Rng::with_seed(8);
         for _ in 0..100_000 {
             let (a, b) = (random_top(&mut rng), random_top(&mut rng));
-            let made = a.mix(rng.f64(), &b, rng.f64());
-            assert_eq!(random_top(&mut rng).mix(0.0, &made, 1.0), made, "{made:?}");
+            let made = engine_mix(&a, rng.f64(), &b, rng.f64());
+            let into_nothing = engine_mix(&random_top(&mut rng), 0.0, &made, 1.0);
+            assert_eq!(into_nothing, made, "{made:?}");
             let one = Top::<f32>::one(rng.u32(..u32::MAX), 1.0);
+            assert_eq!(engine_mix(&made, 0.0, &one, 1.0), one);
             assert_eq!(made.mix(0.0, &one, 1.0), one);
             let none = Top::<f32>::default();
+            assert_eq!(engine_mix(&made, 0.0, &none, 1.0), none);
             assert_eq!(made.mix(0.0, &none, 1.0), none);
         }
     }

@@ -149,28 +149,14 @@ fn exchange8<const UPPER: u8>(v: __m512i, partner: __m512i) -> __m512i {
 /// networks on unsigned 64-bit minimum and maximum (no compare-and-blend, no sign
 /// flips). The same arithmetic as the portable version, so the same bits.
 ///
-/// # Safety
-/// The processor must support AVX-512F and AVX-512VL ([`avx512_available`]).
-#[inline]
-#[target_feature(enable = "avx512f,avx512vl")]
-pub(super) unsafe fn mix512(this: &Top<f32>, wa: f64, other: &Top<f32>, wb: f64) -> Top<f32> {
-    // SAFETY: this function is compiled for AVX-512F and AVX-512VL.
-    unsafe { mix512_inlined(this, wa, other, wb) }
-}
-
-/// [`mix512`], inlined into its caller (the compiler does not inline a function
-/// compiled for other features, and [`mix512`] is too large for it to choose to).
+/// Always inlined into its caller: the compiler does not inline a function
+/// compiled for other features, and this one is too large for it to choose to.
 ///
 /// # Safety
 /// Only from code compiled for AVX-512F and AVX-512VL (elsewhere its intrinsics
-/// become calls), on a processor that has them.
+/// become calls), on a processor that has them ([`avx512_available`]).
 #[inline(always)]
-pub(super) unsafe fn mix512_inlined(
-    this: &Top<f32>,
-    wa: f64,
-    other: &Top<f32>,
-    wb: f64,
-) -> Top<f32> {
+pub(super) unsafe fn mix512(this: &Top<f32>, wa: f64, other: &Top<f32>, wb: f64) -> Top<f32> {
     // SAFETY: the caller runs this in code compiled for AVX-512F and AVX-512VL;
     // each load reads, and each store writes, four 4-byte values of an array of
     // four.
