@@ -618,6 +618,7 @@ impl<'a> Haircut<'a> {
     /// Any other asset, its flows `numbers` of `flows`: its addresses are
     /// numbered in order of first appearance, and its legs made in those local
     /// numbers, in one pass. Adds the flows that carried taint to `carried`.
+    /// Logs at debug level how long its numbering, its state and its pass took.
     fn run_sparse(
         &self,
         asset: u32,
@@ -627,6 +628,7 @@ impl<'a> Haircut<'a> {
         carried: &mut Vec<u32>,
     ) -> AssetRun {
         let n = self.since.len();
+        let start = Instant::now();
         let Workspace {
             local,
             legs,
@@ -658,6 +660,7 @@ impl<'a> Haircut<'a> {
         for &v in &nodes {
             local[v as usize] = u32::MAX;
         }
+        let numbered = start.elapsed();
         let holding = |i: usize| self.holding(nodes[i]);
         if holdings.capacity() >= nodes.len() {
             holdings.clear();
@@ -666,6 +669,7 @@ impl<'a> Haircut<'a> {
             *holdings = state_vec(nodes.len(), legs.len(), holding);
         }
         let mut inflows = state_vec(nodes.len(), legs.len(), |_| Inflow::default());
+        let made = start.elapsed();
         one_thread(
             legs.len(),
             |i| Some(legs[i]),
@@ -673,6 +677,17 @@ impl<'a> Haircut<'a> {
             &mut inflows,
             |local| nodes[local as usize],
             carried,
+        );
+        tracing::debug!(
+            target: "exposure::haircut",
+            asset,
+            legs = legs.len(),
+            addresses = nodes.len(),
+            numbering = ?numbered,
+            state = ?(made - numbered),
+            pass = ?(start.elapsed() - made),
+            thread_cpu = ?thread_cpu(),
+            "numbered asset run"
         );
         AssetRun {
             asset,
