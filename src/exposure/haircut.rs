@@ -414,8 +414,9 @@ const _: () = assert!(std::mem::size_of::<Inflow>() == 64);
 #[derive(Debug, Default)]
 struct AssetRun {
     asset: u32,
-    /// Local number -> global address id (in order of first appearance); empty for
-    /// the dense asset, whose local numbers are the address ids.
+    /// Local number -> global address id (the asset's receivers, in order of
+    /// first appearance); empty for the assets run by address id, whose local
+    /// numbers are the address ids.
     nodes: Table<u32>,
     inflows: Table<Inflow>,
 }
