@@ -1196,9 +1196,14 @@ fn state_vec<T>(n: usize, legs: usize, mut f: impl FnMut(usize) -> T) -> Vec<T> 
 }
 
 /// Bytes of each array of dense state kept in huge pages (see [`state_vec`]):
-/// 32 MiB, the 524,288 busiest addresses' lines, which take about 47 % of the
-/// benchmark's reads.
-const HOT_STATE: usize = 32 << 20;
+/// 128 MiB, the 2,097,152 busiest addresses' lines, which take about 75 % of the
+/// benchmark's reads (32 MiB took 47 %). On the project VM in the fifteenth
+/// session (480 MiB L3), 128 MiB gave first benchmark passes of 2.20-2.87 s against
+/// 2.49-3.18 s for 32 MiB, faster in each of 12 pairs run alternately: the pass
+/// spares more TLB misses than making 192 MB more of huge pages costs. All of it
+/// in huge pages (320 MB an array) made the pass shorter still, but its state took
+/// 0.45-1.04 s instead of 0.25-0.63 s and the whole was slower; 256 MiB too.
+const HOT_STATE: usize = 128 << 20;
 
 /// How the assets are shared out. Which assets these are changes how the work is
 /// shared, never the result.
