@@ -545,7 +545,9 @@ impl<'a> Haircut<'a> {
         // thread, whenever no chunk waits (see `Others`), and what is left of them
         // runs here when the dense pass is done (`Others::finish`).
         let mut others = Others::new(self, flows, plan, clock);
-        clock.mark("state of the asset run by address id made");
+        if plan.by_id.is_some() {
+            clock.mark("state of the asset run by address id made");
+        }
         let dense = plan
             .dense
             .map(|a| self.run_dense(a, flows, &mut carried, &mut others));
