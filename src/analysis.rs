@@ -133,6 +133,7 @@ fn beside(store: &Store, suffix: &str) -> Option<std::path::PathBuf> {
 /// rebuilt and the snapshot rewritten. A snapshot that cannot be read or written
 /// is reported and bypassed, never fatal.
 pub fn load(store: &Store) -> Result<(Graph, Vec<Label>), StoreError> {
+    let _snapshot = store.read_snapshot()?;
     Ok((load_graph(store, false)?, store.labels()?))
 }
 
@@ -140,6 +141,8 @@ pub fn load(store: &Store) -> Result<(Graph, Vec<Label>), StoreError> {
 /// than copied into memory: for when the searches' results are cached and only
 /// lookups remain.
 pub(crate) fn load_graph(store: &Store, mapped: bool) -> Result<Graph, StoreError> {
+    // The fingerprint, the addresses and the edges of one state of the store.
+    let _snapshot = store.read_snapshot()?;
     let snapshot = beside(store, ".graph");
     let fingerprint = store.graph_fingerprint()?;
     if let Some(path) = &snapshot {

@@ -292,6 +292,14 @@ pub struct Store {
     conn: Connection,
 }
 
+/// One state of the store for every read while it is held: see
+/// [`Store::read_snapshot`]. Dropping it ends the read transaction (rolled back:
+/// nothing was written).
+#[must_use = "the snapshot ends when the guard is dropped"]
+pub struct ReadSnapshot<'a> {
+    _tx: Option<rusqlite::Transaction<'a>>,
+}
+
 fn now_rfc3339() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -932,6 +940,24 @@ impl Store {
         Ok(format!(
             "transfer-source {source}, inserted {inserted}, address {address}"
         ))
+    }
+
+    /// Makes every read through this store see one state of it, the one of the
+    /// first read, until the returned guard is dropped, whatever other processes
+    /// commit meanwhile (a read transaction: the WAL keeps the pages it sees, and
+    /// writers are not held up). Building an analysis reads the store many times
+    /// (labels, fingerprint, addresses, edges, assets, transfers); a fetch or an
+    /// import committing between two of those reads would give a graph and
+    /// transfers that disagree. Inside such a guard (a transaction already open),
+    /// another one does nothing. Nothing may be written through the store while it
+    /// is held.
+    pub fn read_snapshot(&self) -> Result<ReadSnapshot<'_>, StoreError> {
+        let tx = if self.conn.is_autocommit() {
+            Some(self.conn.unchecked_transaction()?)
+        } else {
+            None
+        };
+        Ok(ReadSnapshot { _tx: tx })
     }
 
     // ---- fetching from a node: chain id, checkpoints, batch inserts ----

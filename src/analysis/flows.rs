@@ -48,15 +48,30 @@ pub(crate) fn flows(store: &Store, graph: &Graph) -> Result<Table<Flow>, StoreEr
         internal[graph.external_id(v) as usize] = v;
     }
     let mut flows = Vec::new();
+    let mut unknown = None;
     store.for_each_transfer(|block, from, to, asset, amount| {
-        flows.push(Flow {
-            block,
-            from: internal[from as usize],
-            to: internal[to as usize],
-            asset,
-            amount: clamp(amount),
-        });
+        let node = |id: u32| internal.get(id as usize).copied();
+        match (node(from), node(to)) {
+            (Some(from), Some(to)) => flows.push(Flow {
+                block,
+                from,
+                to,
+                asset,
+                amount: clamp(amount),
+            }),
+            _ => {
+                unknown.get_or_insert(from.max(to) + 1);
+            }
+        }
     })?;
+    if let Some(id) = unknown {
+        // The graph was built from an earlier state of the store (read in one
+        // snapshot, as `setup::analyse` does, they always agree).
+        return Err(StoreError::Corrupt(format!(
+            "a transfer names address id {id}, which the graph of {} addresses lacks: the store changed after the graph was read",
+            graph.node_count()
+        )));
+    }
     if let Some(path) = &path
         && let Err(e) = write(path, &key, &flows)
     {
@@ -153,5 +168,61 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 5]).unwrap();
         assert!(read(&path, "key-1", 3).is_err());
+    }
+
+    /// Imports CSV `rows` (after the header) through `store`.
+    fn import(store: &mut Store, dir: &Path, name: &str, rows: &str) {
+        let path = dir.join(name);
+        std::fs::write(&path, format!("block,tx_hash,from,to,amount\n{rows}")).unwrap();
+        store.import_transfers(&path, |_, _, _| {}).unwrap();
+    }
+
+    /// A fetch or an import in another process commits while an analysis reads
+    /// the store: under one read snapshot, the graph and the transfers still
+    /// agree; without one, the transfers name an address that the graph lacks,
+    /// which is an error (it was an index out of bounds).
+    #[test]
+    fn a_snapshot_keeps_the_transfers_to_the_graph_it_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("case.db");
+        let (a, b, c) = (
+            "0x00000000000000000000000000000000000000a1",
+            "0x00000000000000000000000000000000000000b2",
+            "0x00000000000000000000000000000000000000c3",
+        );
+        let hash = |n: u8| format!("0x{:064x}", n);
+        let mut writer = Store::open(&db).unwrap();
+        import(
+            &mut writer,
+            dir.path(),
+            "1.csv",
+            &format!("10,{},{a},{b},1000\n", hash(1)),
+        );
+        let reader = Store::open(&db).unwrap();
+        let snapshot = reader.read_snapshot().unwrap();
+        let graph = crate::analysis::load_graph(&reader, false).unwrap();
+        assert_eq!(graph.node_count(), 2);
+        // Committed by the other handle while the snapshot is held: B sends to C,
+        // an address the graph has not seen.
+        import(
+            &mut writer,
+            dir.path(),
+            "2.csv",
+            &format!("11,{},{b},{c},400\n", hash(2)),
+        );
+        let seen = flows(&reader, &graph).unwrap();
+        assert_eq!(seen.len(), 1);
+        assert_eq!((seen[0].block, seen[0].amount), (10, 1000));
+        drop(snapshot);
+        let err = flows(&reader, &graph).unwrap_err().to_string();
+        assert!(
+            err.contains("address id 3") && err.contains("store changed"),
+            "{err}"
+        );
+        // A fresh snapshot sees both transfers, with a graph of three addresses.
+        let _snapshot = reader.read_snapshot().unwrap();
+        let graph = crate::analysis::load_graph(&reader, false).unwrap();
+        assert_eq!(graph.node_count(), 3);
+        assert_eq!(flows(&reader, &graph).unwrap().len(), 2);
     }
 }

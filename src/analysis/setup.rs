@@ -96,6 +96,9 @@ pub fn analyse(
     mut note: impl FnMut(NoteKind, String),
 ) -> Result<Analysis, SetupError> {
     let t = Instant::now();
+    // Every read below sees the same state of the store, even while a fetch or an
+    // import commits (the graph, the transfers, the labels and the key agree).
+    let _snapshot = store.read_snapshot()?;
     let mut labels = store.labels()?;
     let bundled = labels.is_empty();
     if bundled {
