@@ -33,19 +33,10 @@
 //   thread, applied with their receivers prefetched.
 //
 // What the figures leave out: the arithmetic. See README, "Thirteenth session".
-#define _GNU_SOURCE
+#include "floor.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <time.h>
-
-#define ADDRESSES 5000000u
-#define TRANSFERS 45000000u
-#define AHEAD 16
 
 typedef struct {
     uint64_t word[8];
@@ -84,32 +75,6 @@ static struct ring rings[2];  // rings[p]: to thread p
 
 static uint32_t *from, *to;
 static line *holdings, *inflows, *pairs;
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static uint64_t state = 88172645463325252ull;
-static double uniform(void) {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    return (state >> 11) * (1.0 / 9007199254740992.0);
-}
-
-// Resident memory in 4 KiB pages.
-static void *resident(size_t bytes) {
-    void *p = mmap(0, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) {
-        perror("mmap");
-        exit(1);
-    }
-    madvise(p, bytes, MADV_NOHUGEPAGE);
-    memset(p, 1, bytes);
-    return p;
-}
 
 // `paired`: the holdings and inflows as pairs rather than two arrays.
 static void *roles_holdings(void *paired) {
@@ -361,19 +326,12 @@ static double both(void *(*a)(void *), void *x, void *(*b)(void *), void *y) {
 }
 
 int main(void) {
-    from = resident((size_t)TRANSFERS * 4);
-    to = resident((size_t)TRANSFERS * 4);
-    for (uint32_t i = 0; i < TRANSFERS; i++) {
-        double u = uniform(), w = uniform();
-        uint32_t a = (uint32_t)(ADDRESSES * u * u * u), b = (uint32_t)(ADDRESSES * w * w * w);
-        from[i] = a < ADDRESSES ? a : ADDRESSES - 1;
-        to[i] = b < ADDRESSES ? b : ADDRESSES - 1;
-    }
-    holdings = resident((size_t)ADDRESSES * 64);
-    inflows = resident((size_t)ADDRESSES * 64);
-    pairs = resident((size_t)ADDRESSES * 128);
+    draw_transfers(&from, &to);
+    holdings = resident((size_t)ADDRESSES * 64, 0);
+    inflows = resident((size_t)ADDRESSES * 64, 0);
+    pairs = resident((size_t)ADDRESSES * 128, 0);
     for (int k = 0; k < 2; k++)
-        rings[k].slot = resident(sizeof(carry) * RING);
+        rings[k].slot = resident(sizeof(carry) * RING, 0);
     struct owner separate[2] = {{0, 0}, {1, 0}}, paired[2] = {{0, 2}, {1, 2}};
     for (int run = 0; run < 3; run++) {
         double roles = both(roles_holdings, 0, roles_inflows, 0);

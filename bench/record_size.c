@@ -13,47 +13,13 @@
 // "holdings alone" is the first of those threads on its own. No arithmetic and
 // nothing handed between the threads (see `haircut_floor.c` for that).
 // README, "Fifteenth session", has the figures.
-#define _GNU_SOURCE
-#include <pthread.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <time.h>
+#include "floor.h"
 
-#define ADDRESSES 5000000u
-#define TRANSFERS 45000000u
-#define AHEAD 16
+#include <pthread.h>
 
 static uint32_t *from, *to;
 static char *holdings, *inflows;
 static size_t width;  // bytes a record
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static uint64_t state = 88172645463325252ull;
-static double uniform(void) {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    return (state >> 11) * (1.0 / 9007199254740992.0);
-}
-
-static void *resident(size_t bytes, int huge) {
-    void *p = mmap(0, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) {
-        perror("mmap");
-        exit(1);
-    }
-    madvise(p, bytes, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-    memset(p, 1, bytes);
-    return p;
-}
 
 static uint64_t *record(char *array, uint32_t a) { return (uint64_t *)(array + width * a); }
 
@@ -100,14 +66,7 @@ static double holdings_alone(void) {
 
 int main(int argc, char **argv) {
     int huge = argc > 1 && atoi(argv[1]);
-    from = resident((size_t)TRANSFERS * 4, 0);
-    to = resident((size_t)TRANSFERS * 4, 0);
-    for (uint32_t i = 0; i < TRANSFERS; i++) {
-        double u = uniform(), w = uniform();
-        uint32_t a = (uint32_t)(ADDRESSES * u * u * u), b = (uint32_t)(ADDRESSES * w * w * w);
-        from[i] = a < ADDRESSES ? a : ADDRESSES - 1;
-        to[i] = b < ADDRESSES ? b : ADDRESSES - 1;
-    }
+    draw_transfers(&from, &to);
     char *wide[2] = {resident((size_t)ADDRESSES * 64, huge), resident((size_t)ADDRESSES * 64, huge)};
     char *narrow[2] = {resident((size_t)ADDRESSES * 32, huge), resident((size_t)ADDRESSES * 32, huge)};
     for (int run = 0; run < 3; run++) {

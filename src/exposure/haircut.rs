@@ -1204,7 +1204,8 @@ fn state_vec<T>(n: usize, legs: usize, mut f: impl FnMut(usize) -> T) -> Vec<T> 
 /// 2.49-3.18 s for 32 MiB, faster in each of 12 pairs run alternately: the pass
 /// spares more TLB misses than making 192 MB more of huge pages costs. All of it
 /// in huge pages (320 MB an array) made the pass shorter still, but its state took
-/// 0.45-1.04 s instead of 0.25-0.63 s and the whole was slower; 256 MiB too.
+/// 0.34-1.04 s to make against 0.28-0.49 s for 32 MiB, and first passes took
+/// 2.46-3.31 s; 256 MiB, 2.58-2.94 s.
 const HOT_STATE: usize = 128 << 20;
 
 /// How the assets are shared out. Which assets these are changes how the work is
