@@ -208,6 +208,9 @@ impl Loaded {
         }
         let t = Instant::now();
         let store = Store::open(db)?;
+        // The analysis, the counts and the label lists of one state of the store,
+        // even while a fetch or an import commits.
+        let snapshot = store.read_snapshot()?;
         let analysis = setup::analyse(
             &store,
             options,
@@ -242,6 +245,7 @@ impl Loaded {
             load_seconds: t.elapsed().as_secs_f64(),
             generation,
         };
+        drop(snapshot);
         tracing::info!(
             generation,
             transfers,
