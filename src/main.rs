@@ -846,8 +846,10 @@ fn demo() -> Result<()> {
 
 fn stats(db: &Path) -> Result<()> {
     let store = open_existing(db)?;
+    let snapshot = store.read_snapshot()?;
     let (transfers, addresses, labels, sources) = store.counts()?;
     let latest = store.max_block()?;
+    drop(snapshot);
     // Through `emit`, so that `stats | head` ends quietly instead of panicking.
     emit(None, |w| {
         writeln!(w, "database      {}", db.display())?;
