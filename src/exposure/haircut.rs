@@ -1205,7 +1205,10 @@ fn state_vec<T>(n: usize, legs: usize, mut f: impl FnMut(usize) -> T) -> Vec<T> 
 /// spares more TLB misses than making 192 MB more of huge pages costs. All of it
 /// in huge pages (320 MB an array) made the pass shorter still, but its state took
 /// 0.34-1.04 s to make against 0.28-0.49 s for 32 MiB, and first passes took
-/// 2.46-3.31 s; 256 MiB, 2.58-2.94 s.
+/// 2.46-3.31 s; 256 MiB, 2.58-2.94 s. That is with the page cache full, as on a
+/// machine in use (its store in memory). Right after the page cache is emptied,
+/// 32 MiB was the faster, by about 0.1 s (1.96-2.09 s against 2.13-2.18 s in 6
+/// pairs): there the pass itself was faster in ordinary pages.
 const HOT_STATE: usize = 128 << 20;
 
 /// How the assets are shared out. Which assets these are changes how the work is
