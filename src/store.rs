@@ -945,7 +945,9 @@ impl Store {
     /// Makes every read through this store see one state of it, the one of the
     /// first read, until the returned guard is dropped, whatever other processes
     /// commit meanwhile (a read transaction: the WAL keeps the pages it sees, and
-    /// writers are not held up). Building an analysis reads the store many times
+    /// writers are not held up, though no checkpoint gets past it, so the WAL grows
+    /// while it is held; were the file not in WAL mode, writers would wait for it
+    /// up to the busy timeout). Building an analysis reads the store many times
     /// (labels, fingerprint, addresses, edges, assets, transfers); a fetch or an
     /// import committing between two of those reads would give a graph and
     /// transfers that disagree. Inside such a guard (a transaction already open),

@@ -65,10 +65,10 @@ pub(crate) fn flows(store: &Store, graph: &Graph) -> Result<Table<Flow>, StoreEr
         }
     })?;
     if let Some(id) = unknown {
-        // The graph was built from an earlier state of the store (read in one
-        // snapshot, as `setup::analyse` does, they always agree).
+        // The graph was built from another state of the store: when both are read
+        // under one snapshot, as in `setup::analyse`, they always agree.
         return Err(StoreError::Corrupt(format!(
-            "a transfer names address id {id}, which the graph of {} addresses lacks: the store changed after the graph was read",
+            "a transfer names address id {id}, which the graph of {} addresses lacks: the store probably changed after the graph was read",
             graph.node_count()
         )));
     }
@@ -216,7 +216,7 @@ mod tests {
         drop(snapshot);
         let err = flows(&reader, &graph).unwrap_err().to_string();
         assert!(
-            err.contains("address id 3") && err.contains("store changed"),
+            err.contains("address id 3") && err.contains("store probably changed"),
             "{err}"
         );
         // A fresh snapshot sees both transfers, with a graph of three addresses.
