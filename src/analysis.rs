@@ -139,10 +139,10 @@ pub fn load(store: &Store) -> Result<(Graph, Vec<Label>), StoreError> {
 
 /// The graph of [`load`]. With `mapped`, a snapshot is searched in place rather
 /// than copied into memory: for when the searches' results are cached and only
-/// lookups remain.
+/// lookups remain. Its callers ([`load`], `setup::analyse`) hold a read snapshot
+/// of the store ([`Store::read_snapshot`]), so that the fingerprint, the
+/// addresses and the edges come from one state of it.
 pub(crate) fn load_graph(store: &Store, mapped: bool) -> Result<Graph, StoreError> {
-    // The fingerprint, the addresses and the edges of one state of the store.
-    let _snapshot = store.read_snapshot()?;
     let snapshot = beside(store, ".graph");
     let fingerprint = store.graph_fingerprint()?;
     if let Some(path) = &snapshot {
