@@ -1141,11 +1141,6 @@ struct Workspace {
     holdings: Vec<Holding>,
 }
 
-/// Flow number `f` of `flows` as a leg.
-fn leg_of(flows: &[Flow], f: u32) -> Leg {
-    Leg::of(f as usize, &flows[f as usize])
-}
-
 /// Flows ahead of the one a pass over listed flow numbers reads ([`listed_leg`])
 /// that it prefetches: the pass reads each leg [`AHEAD`] places ahead to
 /// prefetch its addresses' lines, and that read should hit.
@@ -1158,7 +1153,8 @@ fn listed_leg(flows: &[Flow], legs: &[u32], i: usize) -> Leg {
     if let Some(&ahead) = legs.get(i + LISTED_AHEAD) {
         prefetch(&flows[ahead as usize]);
     }
-    leg_of(flows, legs[i])
+    let f = legs[i] as usize;
+    Leg::of(f, &flows[f])
 }
 
 impl Aside for Others<'_, '_> {
