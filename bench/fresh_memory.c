@@ -20,25 +20,15 @@
 // runs: 8000 MiB in 11.6 and 20 s; one thread 640 MiB in 1.67-2.39 s (0.27-0.38
 // GB/s); two threads 320 MiB each in 0.90-0.95 s. Memory that a process had just
 // freed came back at about 4.5 GB/s. See README, "Fourteenth session".
-#define _GNU_SOURCE
+#include "floor.h"
+
 #include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <time.h>
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
 
 #define SLICE (1 << 20)
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 // `bytes` of address space in 4 KiB pages, nothing resident yet.
 static char *reserve(size_t bytes) {
