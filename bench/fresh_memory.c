@@ -4,6 +4,7 @@
 //
 //   cc -O2 -pthread bench/fresh_memory.c -o /tmp/fresh_memory
 //   /tmp/fresh_memory [EAT_MIB [STATE_MIB]]     # defaults: 8000 and 320
+//   /tmp/fresh_memory --pool MIB                # how much comes back fast
 //
 // On a VM the host may back a guest's memory only when it is first touched, and
 // take it back some time after the guest frees it. Memory the guest freed a
@@ -15,6 +16,12 @@
 // - one thread making 2 x STATE_MIB resident;
 // - two threads each making STATE_MIB resident at the same time (the haircut's
 //   holdings and inflows, one array per thread).
+//
+// With --pool, nothing is eaten: MIB is made resident 256 MiB at a time, and
+// each slice's rate is printed, to see how much of it was still backed (fast)
+// and where the never-touched memory (slow) begins. Run twice in a row, the
+// second run gets back, fast, about what the first one freed, less what the
+// host took back meanwhile (see README, "Sixteenth session").
 //
 // Seen on the project VM on 2026-12-01 (2 vCPU Intel Xeon, 480 MiB L3), two
 // runs: 8000 MiB in 11.6 and 20 s; one thread 640 MiB in 1.67-2.39 s (0.27-0.38
@@ -64,7 +71,23 @@ static void *run(void *arg) {
     return NULL;
 }
 
+// MIB made resident a slice of 256 MiB at a time, each slice's rate printed.
+static int pool(size_t mib) {
+    const size_t step = 256;
+    for (size_t at = 0; at < mib; at += step) {
+        char *p = reserve(step << 20);
+        double t = now();
+        make(p, step << 20);
+        printf("%.2f ", step / 1024.0 / (now() - t));
+        fflush(stdout);
+    }
+    printf("GB/s, a slice of 256 MiB each\n");
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 2 && strcmp(argv[1], "--pool") == 0)
+        return pool((size_t)atol(argv[2]));
     size_t eat = (size_t)(argc > 1 ? atol(argv[1]) : 8000) << 20;
     size_t state = (size_t)(argc > 2 ? atol(argv[2]) : 320) << 20;
     double t = now();
