@@ -47,9 +47,27 @@ pub(crate) fn extend_resident<T>(
     f: impl FnMut(usize) -> T,
 ) {
     debug_assert!(v.len() == range.start && range.end <= v.capacity());
-    let bytes = range.len() * std::mem::size_of::<T>();
-    populate(v.spare_capacity_mut().as_mut_ptr().cast::<u8>(), bytes);
-    v.extend(range.map(f));
+    let (len, added) = (v.len(), range.len());
+    fill_resident(&mut v.spare_capacity_mut()[..added], range.start, f);
+    // SAFETY: the `added` slots past the length are within the capacity (the
+    // slicing above panics otherwise) and have just been written.
+    unsafe { v.set_len(len + added) };
+}
+
+/// Writes `f(first + i)` into each of `slots`, their pages made resident in one
+/// call first (see [`populate`]).
+pub(crate) fn fill_resident<T>(
+    slots: &mut [std::mem::MaybeUninit<T>],
+    first: usize,
+    mut f: impl FnMut(usize) -> T,
+) {
+    populate(
+        slots.as_mut_ptr().cast::<u8>(),
+        std::mem::size_of_val(slots),
+    );
+    for (i, slot) in slots.iter_mut().enumerate() {
+        slot.write(f(first + i));
+    }
 }
 
 /// Advises the first `hot` values of `v`'s capacity as wanting huge pages, the

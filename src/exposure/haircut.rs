@@ -90,10 +90,11 @@ use alloy_primitives::U256;
 use fixedbitset::FixedBitSet;
 
 use std::io::{self, Write};
+use std::mem::MaybeUninit;
 use std::time::{Duration, Instant};
 
 use crate::exposure::{Start, prefetch};
-use crate::graph::{advise_hot, extend_resident};
+use crate::graph::{advise_hot, extend_resident, fill_resident};
 use crate::table::{Table, TableReader, TableWriter};
 
 /// One transfer as the haircut sees it. `from`, `to` and `asset` are dense ids
@@ -582,8 +583,9 @@ impl<'a> Haircut<'a> {
         }
     }
 
-    /// The dense asset, read from `flows`: local numbers are the address ids. Two
-    /// threads share the pass (see [`two_threads`]): this one keeps the holdings
+    /// The dense asset, read from `flows`: local numbers are the address ids. Its
+    /// state is made by two threads ([`state_pair`]), then two threads share the
+    /// pass (see [`two_threads`]): this one keeps the holdings
     /// (2 lines a leg), and a second one keeps the inflows (the third line), marks
     /// the flows that carried taint, splits the other assets' flows out to
     /// `others` and, whenever no chunk waits, takes up a slice of their work.
@@ -602,12 +604,20 @@ impl<'a> Haircut<'a> {
             let f = &flows[i];
             (f.asset == asset && f.amount != 0).then_some(Leg::of(i, f))
         };
+        let clock = others.clock.of("dense asset");
+        let (holdings, inflows) = state_pair(
+            n,
+            flows.len(),
+            |v| self.holding(v as u32),
+            |_| Inflow::default(),
+        );
+        clock.mark("state made");
         let (_, inflows) = two_threads(
-            others.clock.of("dense asset"),
+            clock,
             flows.len(),
             leg,
-            || state_vec(n, flows.len(), |v| self.holding(v as u32)),
-            || state_vec(n, flows.len(), |_| Inflow::default()),
+            holdings,
+            inflows,
             |f| carried.insert(f as usize),
             others,
         );
@@ -739,10 +749,10 @@ fn one_thread(
 }
 
 /// The pass over `count` legs, `leg(i)` (see [`spend`]), shared by two threads:
-/// this one makes the holdings (`holdings`) and keeps them (2 lines a leg), and
-/// hands the [`Taint`] of every tainted leg, in chain order, to a second one. That
-/// one makes the inflows (`inflows`) and keeps them (the third line: it reads each
-/// leg's receiver and amount itself and, for a tainted leg, makes the second mix),
+/// this one keeps the `holdings` (2 lines a leg), and hands the [`Taint`] of every
+/// tainted leg, in chain order, to a second one. That one keeps the `inflows`
+/// (the third line: it reads each leg's receiver and amount itself and, for a
+/// tainted leg, makes the second mix),
 /// calls `carried` with the flow number of every leg that carried taint, and gives
 /// `aside` every position that holds no leg, and its idle time (see [`Aside`]).
 /// Returns both states.
@@ -750,8 +760,8 @@ fn two_threads<L: Fn(usize) -> Option<Leg> + Sync>(
     clock: Clock,
     count: usize,
     leg: L,
-    holdings: impl FnOnce() -> Vec<Holding>,
-    inflows: impl FnOnce() -> Vec<Inflow> + Send,
+    mut holdings: Vec<Holding>,
+    mut inflows: Vec<Inflow>,
     carried: impl FnMut(u32) + Send,
     aside: &mut (impl Aside + Send),
 ) -> (Vec<Holding>, Vec<Inflow>) {
@@ -762,8 +772,6 @@ fn two_threads<L: Fn(usize) -> Option<Leg> + Sync>(
     let leg = &leg;
     crate::join(
         move || {
-            let mut holdings = holdings();
-            clock.mark("holdings made");
             let mut chunks = Chunks::new(&full, &empty);
             spend(count, leg, &mut holdings, |v| v, &mut chunks);
             chunks.send(count);
@@ -777,8 +785,6 @@ fn two_threads<L: Fn(usize) -> Option<Leg> + Sync>(
             holdings
         },
         move || {
-            let mut inflows = inflows();
-            clock.mark("inflows made");
             let idle = with_mix(Drain {
                 count,
                 leg,
@@ -909,19 +915,17 @@ const FLOWS_AHEAD: usize = 256;
 /// time by [`state_vec`] (1 MiB of 64-byte lines).
 const SLICE: usize = 1 << 14;
 
-/// Bytes in each array of the `by_id` asset's state from which [`Others::new`]
-/// makes it on two threads (8 MiB: 131,072 addresses).
+/// Bytes in an array of state from which [`state_pair`] makes it on two threads
+/// (8 MiB: 131,072 addresses).
 const SHARED_STATE: usize = 8 << 20;
 
 impl<'h, 'a> Others<'h, 'a> {
     /// The other assets of `flows`. The state of the plan's `by_id` asset is made
-    /// now, its holdings on this thread and its inflows on a second one, while
-    /// nothing else runs. Made a slice at a time by the dense asset's inflows
-    /// thread while the dense pass ran, its 640 MB took that thread 0.6-1.0 s on the
-    /// project VM (fresh memory is slow there, and was 2-3 times slower still while
-    /// the pass ran), and the dense pass waited for it; made here, it takes about
-    /// 0.21 s. A small state (below [`SHARED_STATE`] an array) is made on this
-    /// thread alone: a second thread would cost more than it saves.
+    /// now, by this thread and a second one ([`state_pair`]), while nothing else
+    /// runs. Made a slice at a time by the dense asset's inflows thread while the
+    /// dense pass ran, its 640 MB took that thread 0.6-1.0 s on the project VM
+    /// (fresh memory is slow there), and the dense pass waited for it; made here,
+    /// it takes about 0.11-0.21 s when the memory is still backed by the host.
     fn new(
         haircut: &'h Haircut<'a>,
         flows: &'h [Flow],
@@ -930,13 +934,12 @@ impl<'h, 'a> Others<'h, 'a> {
     ) -> Others<'h, 'a> {
         let n = haircut.since.len();
         let second = plan.by_id.map(|asset| {
-            let inflows = || state_vec(n, plan.by_id_legs, |_| Inflow::default());
-            let holdings = || state_vec(n, plan.by_id_legs, |v| haircut.holding(v as u32));
-            let (holdings, inflows) = if n * std::mem::size_of::<Inflow>() < SHARED_STATE {
-                (holdings(), inflows())
-            } else {
-                crate::join(holdings, inflows)
-            };
+            let (holdings, inflows) = state_pair(
+                n,
+                plan.by_id_legs,
+                |v| haircut.holding(v as u32),
+                |_| Inflow::default(),
+            );
             SecondRun {
                 asset,
                 holdings,
@@ -986,8 +989,8 @@ impl<'h, 'a> Others<'h, 'a> {
                     self.clock.of("rest of the asset run by address id"),
                     legs.len() - start,
                     |i| Some(listed_leg(flows, legs, start + i)),
-                    || holdings,
-                    || inflows,
+                    holdings,
+                    inflows,
                     |f| marks.push(f),
                     &mut Nothing,
                 );
@@ -1183,14 +1186,88 @@ impl Aside for Others<'_, '_> {
 /// The lines are made a slice at a time, each written while its freshly resident
 /// pages are still in the cache.
 fn state_vec<T>(n: usize, legs: usize, mut f: impl FnMut(usize) -> T) -> Vec<T> {
-    let mut v = Vec::with_capacity(n);
-    if legs >= 4 * n {
-        advise_hot(&mut v, HOT_STATE / std::mem::size_of::<T>().max(1));
-    }
+    let mut v = reserve_state(n, legs);
     for start in (0..n).step_by(SLICE) {
         extend_resident(&mut v, start..(start + SLICE).min(n), &mut f);
     }
     v
+}
+
+/// An empty vector with room for `n` lines of state for a pass over `legs`
+/// transfers, advised as [`state_vec`] says.
+fn reserve_state<T>(n: usize, legs: usize) -> Vec<T> {
+    let mut v = Vec::with_capacity(n);
+    if legs >= 4 * n {
+        advise_hot(&mut v, HOT_STATE / std::mem::size_of::<T>().max(1));
+    }
+    v
+}
+
+/// Two arrays of `n` lines of state, `a(i)` and `b(i)`, for a pass over `legs`
+/// transfers (advised as [`state_vec`] says), made by this thread and a second
+/// one at once, each taking every other stretch of [`SHARE`] lines of both, so
+/// that each makes half of each array's huge pages and half of the rest. Made
+/// one array a thread, the two took very different times, since fresh memory
+/// costs about ten times more once the memory the host still backs is used up
+/// (README, "Sixteenth session"), and the thread that had made its array first
+/// then waited for the other. An array of less than [`SHARED_STATE`] bytes is
+/// made on this thread alone: a second thread would cost more than it saves.
+fn state_pair<A: Send, B: Send>(
+    n: usize,
+    legs: usize,
+    a: impl Fn(usize) -> A + Sync,
+    b: impl Fn(usize) -> B + Sync,
+) -> (Vec<A>, Vec<B>) {
+    if n * std::mem::size_of::<A>().max(std::mem::size_of::<B>()) < SHARED_STATE {
+        return (state_vec(n, legs, a), state_vec(n, legs, b));
+    }
+    let (mut va, mut vb) = (reserve_state::<A>(n, legs), reserve_state::<B>(n, legs));
+    let [a_mine, a_theirs] = deal(&mut va.spare_capacity_mut()[..n]);
+    let [b_mine, b_theirs] = deal(&mut vb.spare_capacity_mut()[..n]);
+    crate::join(
+        || {
+            make_stretches(a_mine, &a);
+            make_stretches(b_mine, &b);
+        },
+        || {
+            make_stretches(a_theirs, &a);
+            make_stretches(b_theirs, &b);
+        },
+    );
+    // SAFETY: both capacities hold `n` values (the slicing above panics
+    // otherwise), and the two threads have written all `n` slots of each, the
+    // stretches covering `0..n` between them.
+    unsafe {
+        va.set_len(n);
+        vb.set_len(n);
+    }
+    (va, vb)
+}
+
+/// Lines of state in each stretch that [`state_pair`] hands to one of its two
+/// threads (4 MiB of 64-byte lines: two huge pages, four slices).
+const SHARE: usize = 4 * SLICE;
+
+/// Stretches of an array's slots to be written, each with the index of its first.
+type Stretches<'a, T> = Vec<(usize, &'a mut [MaybeUninit<T>])>;
+
+/// `slots` cut into stretches of [`SHARE`], dealt in turn to two hands.
+fn deal<T>(slots: &mut [MaybeUninit<T>]) -> [Stretches<'_, T>; 2] {
+    let mut hands = [Vec::new(), Vec::new()];
+    for (k, stretch) in slots.chunks_mut(SHARE).enumerate() {
+        hands[k % 2].push((k * SHARE, stretch));
+    }
+    hands
+}
+
+/// Writes `f(i)` into slot `i` of each stretch, a slice of lines at a time, each
+/// made resident just before it is written.
+fn make_stretches<T>(stretches: Stretches<'_, T>, f: &impl Fn(usize) -> T) {
+    for (first, stretch) in stretches {
+        for (i, slice) in stretch.chunks_mut(SLICE).enumerate() {
+            fill_resident(slice, first + i * SLICE, f);
+        }
+    }
 }
 
 /// Bytes of each array of dense state kept in huge pages (see [`state_vec`]):
