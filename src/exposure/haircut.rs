@@ -1687,14 +1687,7 @@ where
 
     #[inline(always)]
     fn run(self, mix: impl Fn(&Top<f32>, f64, &Top<f32>, f64) -> Top<f32>) {
-        spend_with(
-            self.count,
-            self.leg,
-            self.holdings,
-            self.node,
-            self.sink,
-            mix,
-        );
+        spend_with(self, mix);
     }
 }
 
@@ -1745,14 +1738,21 @@ fn with_mix_avx2<W: Mixing>(work: W) -> W::Output {
 
 /// The body of [`spend`], with `mix` for [`Top::mix`].
 #[inline(always)]
-fn spend_with(
-    count: usize,
-    leg: impl Fn(usize) -> Option<Leg>,
-    holdings: &mut [Holding],
-    node: impl Fn(u32) -> u32,
-    sink: &mut impl Sink,
+fn spend_with<L, N, S>(
+    work: Spend<'_, L, N, S>,
     mix: impl Fn(&Top<f32>, f64, &Top<f32>, f64) -> Top<f32>,
-) {
+) where
+    L: Fn(usize) -> Option<Leg>,
+    N: Fn(u32) -> u32,
+    S: Sink,
+{
+    let Spend {
+        count,
+        leg,
+        holdings,
+        node,
+        sink,
+    } = work;
     for i in 0..count {
         if i + AHEAD < count
             && let Some(next) = leg(i + AHEAD)
