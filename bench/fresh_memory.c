@@ -86,8 +86,14 @@ static int pool(size_t mib) {
 }
 
 int main(int argc, char **argv) {
-    if (argc > 2 && strcmp(argv[1], "--pool") == 0)
-        return pool((size_t)atol(argv[2]));
+    if (argc > 1 && strcmp(argv[1], "--pool") == 0) {
+        long mib = argc == 3 ? atol(argv[2]) : 0;
+        if (mib <= 0) {
+            fprintf(stderr, "usage: %s --pool MIB (a positive size)\n", argv[0]);
+            return 2;
+        }
+        return pool((size_t)mib);
+    }
     size_t eat = (size_t)(argc > 1 ? atol(argv[1]) : 8000) << 20;
     size_t state = (size_t)(argc > 2 ? atol(argv[2]) : 320) << 20;
     double t = now();

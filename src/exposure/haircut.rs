@@ -584,7 +584,8 @@ impl<'a> Haircut<'a> {
     }
 
     /// The dense asset, read from `flows`: local numbers are the address ids. Its
-    /// state is made by two threads ([`state_pair`]), then two threads share the
+    /// state is made by two threads (from [`SHARED_STATE`] bytes an array:
+    /// [`state_pair`]), then two threads share the
     /// pass (see [`two_threads`]): this one keeps the holdings
     /// (2 lines a leg), and a second one keeps the inflows (the third line), marks
     /// the flows that carried taint, splits the other assets' flows out to
@@ -912,7 +913,7 @@ const AHEAD: usize = 16;
 const FLOWS_AHEAD: usize = 256;
 
 /// Flows split or legs run in one [`Others::step`], and lines of state made at a
-/// time by [`state_vec`] (1 MiB of 64-byte lines).
+/// time by [`state_vec`] and [`state_pair`] (1 MiB of 64-byte lines).
 const SLICE: usize = 1 << 14;
 
 /// Bytes in an array of state from which [`state_pair`] makes it on two threads
@@ -921,8 +922,8 @@ const SHARED_STATE: usize = 8 << 20;
 
 impl<'h, 'a> Others<'h, 'a> {
     /// The other assets of `flows`. The state of the plan's `by_id` asset is made
-    /// now, by this thread and a second one ([`state_pair`]), while nothing else
-    /// runs. Made a slice at a time by the dense asset's inflows thread while the
+    /// now, by this thread and a second one (from [`SHARED_STATE`] bytes an
+    /// array: [`state_pair`]), while nothing else runs. Made a slice at a time by the dense asset's inflows thread while the
     /// dense pass ran, its 640 MB took that thread 0.6-1.0 s on the project VM
     /// (fresh memory is slow there), and the dense pass waited for it; made here,
     /// it takes about 0.11-0.21 s when the memory is still backed by the host.
@@ -1206,7 +1207,9 @@ fn reserve_state<T>(n: usize, legs: usize) -> Vec<T> {
 /// Two arrays of `n` lines of state, `a(i)` and `b(i)`, for a pass over `legs`
 /// transfers (advised as [`state_vec`] says), made by this thread and a second
 /// one at once, each taking every other stretch of [`SHARE`] lines of both, so
-/// that each makes half of each array's huge pages and half of the rest. Made
+/// that each makes about half of each array's huge pages and half of the rest
+/// (a stretch need not start on a huge page's boundary: whichever thread first
+/// touches a huge page that two stretches share makes it). Made
 /// one array a thread, the two took very different times, since fresh memory
 /// costs about ten times more once the memory the host still backs is used up
 /// (README, "Sixteenth session"), and the thread that had made its array first
@@ -1245,7 +1248,7 @@ fn state_pair<A: Send, B: Send>(
 }
 
 /// Lines of state in each stretch that [`state_pair`] hands to one of its two
-/// threads (4 MiB of 64-byte lines: two huge pages, four slices).
+/// threads (4 MiB of 64-byte lines: the size of two huge pages, four slices).
 const SHARE: usize = 4 * SLICE;
 
 /// Stretches of an array's slots to be written, each with the index of its first.
