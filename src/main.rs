@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use hoptrace::analysis::{self, Analysis, RiskLevel, setup};
+use hoptrace::analysis::{self, Analysis, setup};
 use hoptrace::bench::{self, Synthetic};
 use hoptrace::exposure::Step;
 use hoptrace::graph::{AddressIndex, Direction, Graph};
@@ -678,20 +678,6 @@ fn check(db: &Path, args: CheckArgs) -> Result<()> {
     })
 }
 
-const SCORE_COLUMNS: [&str; 11] = [
-    "downstream_hops",
-    "upstream_hops",
-    "seed_category",
-    "risk_level",
-    "score",
-    "score_level",
-    "downstream_share",
-    "downstream_tainted",
-    "downstream_asset",
-    "policy_hash",
-    "data_block",
-];
-
 fn score(db: &Path, args: ScoreArgs) -> Result<()> {
     let (header, rows) = read_wallets(&args.wallets).map_err(StoreError::from)?;
     let store = open_existing(db)?;
@@ -707,64 +693,15 @@ fn score(db: &Path, args: ScoreArgs) -> Result<()> {
         .into_iter()
         .map(|(mut fields, address)| {
             let node = index.node(&a.graph, &address);
-            let hop = |d| {
-                node.and_then(|n| a.hops(d, n))
-                    .map(|h| h.to_string())
-                    .unwrap_or_default()
-            };
-            let nearest = node.and_then(|n| a.nearest(n));
-            fields.push(hop(Direction::Downstream));
-            fields.push(hop(Direction::Upstream));
-            fields.push(nearest.map(|(_, _, c)| c.to_string()).unwrap_or_default());
-            let level = RiskLevel::from_hops(nearest.map(|(_, h, _)| h));
-            fields.push(if level == RiskLevel::None {
-                String::new()
-            } else {
-                level.as_str().to_string()
-            });
-            let score = node.map(|n| a.score(n));
-            fields.push(score.map_or(0, |s| s.score).to_string());
-            fields.push(score.map_or("none", |s| s.level).to_string());
-            let worst = node.and_then(|n| {
-                a.haircut
-                    .as_ref()
-                    .and_then(|h| h.result.worst(n).map(|e| (e, h)))
-            });
-            let reached = node.is_some_and(|n| a.hops(Direction::Downstream, n).is_some());
-            let worst = worst.filter(|_| reached);
-            match &worst {
-                Some((e, h)) => {
-                    fields.push(e.share().to_string());
-                    fields.push(report::tainted_units(e.tainted(), e.received));
-                    fields.push(
-                        h.assets
-                            .get(e.asset as usize)
-                            .map_or_else(String::new, |x| x.to_string()),
-                    );
-                }
-                None => fields.extend([String::new(), String::new(), String::new()]),
-            }
-            fields.push(hash.clone());
-            fields.push(data_block.clone());
-            if a.policy.fifo {
-                // Under FIFO, for the same asset as the haircut's columns.
-                let fifo = worst
-                    .as_ref()
-                    .zip(node)
-                    .and_then(|((e, h), n)| report::fifo_of(h, n, e.asset));
-                match fifo {
-                    Some(f) => fields.extend([f.share().to_string(), f.tainted.to_string()]),
-                    None => fields.extend([String::new(), String::new()]),
-                }
-            }
+            fields.extend(report::score_columns(&a, node, &hash, &data_block));
             fields
         })
         .collect();
     let mut header = header;
     let given = header.len();
-    header.extend(SCORE_COLUMNS.iter().map(|s| s.to_string()));
+    header.extend(report::SCORE_COLUMNS.map(String::from));
     if a.policy.fifo {
-        header.extend(["downstream_fifo_share", "downstream_fifo_tainted"].map(String::from));
+        header.extend(report::SCORE_FIFO_COLUMNS.map(String::from));
     }
     emit(args.output.as_deref(), |w| {
         match args.format {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use crate::analysis::{Analysis, HaircutExposure};
+use crate::analysis::{Analysis, HaircutExposure, RiskLevel};
 use crate::exposure::{FifoTotals, Step};
 use crate::graph::Direction;
 use crate::labels::{Label, SeedSource};
@@ -164,6 +164,84 @@ pub fn tainted_units(t: f64, received: alloy_primitives::U256) -> String {
 pub fn fifo_of(h: &HaircutExposure, node: u32, asset: u32) -> Option<FifoTotals> {
     let fifo = h.fifo.as_ref()?;
     Some(fifo.totals(node, asset).unwrap_or_default())
+}
+
+/// The columns `score` appends to each wallet's row, in this order.
+pub const SCORE_COLUMNS: [&str; 11] = [
+    "downstream_hops",
+    "upstream_hops",
+    "seed_category",
+    "risk_level",
+    "score",
+    "score_level",
+    "downstream_share",
+    "downstream_tainted",
+    "downstream_asset",
+    "policy_hash",
+    "data_block",
+];
+
+/// The columns `score` appends after [`SCORE_COLUMNS`] under a FIFO policy.
+pub const SCORE_FIFO_COLUMNS: [&str; 2] = ["downstream_fifo_share", "downstream_fifo_tainted"];
+
+/// The values of [`SCORE_COLUMNS`], then under a FIFO policy those of
+/// [`SCORE_FIFO_COLUMNS`], for a wallet whose graph node is `node` (none if it
+/// has no transfers); `hash` is the policy's hash, `data_block` the data's block
+/// height. Empty where there is nothing to say. The exposure columns are the
+/// haircut's (and FIFO's) for the asset of its worst share, and only for a wallet
+/// that the downstream search reached.
+pub fn score_columns(a: &Analysis, node: Option<u32>, hash: &str, data_block: &str) -> Vec<String> {
+    let mut fields = Vec::with_capacity(SCORE_COLUMNS.len() + SCORE_FIFO_COLUMNS.len());
+    let hop = |d| {
+        node.and_then(|n| a.hops(d, n))
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    };
+    let nearest = node.and_then(|n| a.nearest(n));
+    fields.push(hop(Direction::Downstream));
+    fields.push(hop(Direction::Upstream));
+    fields.push(nearest.map(|(_, _, c)| c.to_string()).unwrap_or_default());
+    let level = RiskLevel::from_hops(nearest.map(|(_, h, _)| h));
+    fields.push(if level == RiskLevel::None {
+        String::new()
+    } else {
+        level.as_str().to_string()
+    });
+    let score = node.map(|n| a.score(n));
+    fields.push(score.map_or(0, |s| s.score).to_string());
+    fields.push(score.map_or("none", |s| s.level).to_string());
+    let reached = node.is_some_and(|n| a.hops(Direction::Downstream, n).is_some());
+    let worst = node.filter(|_| reached).and_then(|n| {
+        a.haircut
+            .as_ref()
+            .and_then(|h| h.result.worst(n).map(|e| (e, h)))
+    });
+    match &worst {
+        Some((e, h)) => {
+            fields.push(e.share().to_string());
+            fields.push(tainted_units(e.tainted(), e.received));
+            fields.push(
+                h.assets
+                    .get(e.asset as usize)
+                    .map_or_else(String::new, |x| x.to_string()),
+            );
+        }
+        None => fields.extend([String::new(), String::new(), String::new()]),
+    }
+    fields.push(hash.to_string());
+    fields.push(data_block.to_string());
+    if a.policy.fifo {
+        // Under FIFO, for the same asset as the haircut's columns.
+        let fifo = worst
+            .as_ref()
+            .zip(node)
+            .and_then(|((e, h), n)| fifo_of(h, n, e.asset));
+        match fifo {
+            Some(f) => fields.extend([f.share().to_string(), f.tainted.to_string()]),
+            None => fields.extend([String::new(), String::new()]),
+        }
+    }
+    fields
 }
 
 /// The haircut part of a downstream finding.
