@@ -585,9 +585,9 @@ impl<'a> Haircut<'a> {
 
     /// The dense asset, read from `flows`: local numbers are the address ids. Its
     /// state is made by two threads (from [`SHARED_STATE`] bytes an array:
-    /// [`state_pair`]), then two threads share the
-    /// pass (see [`two_threads`]): this one keeps the holdings
-    /// (2 lines a leg), and a second one keeps the inflows (the third line), marks
+    /// [`state_pair`]), then two threads share the pass (see [`two_threads`]):
+    /// this one keeps the holdings (2 lines a leg), and a second one keeps the
+    /// inflows (the third line), marks
     /// the flows that carried taint, splits the other assets' flows out to
     /// `others` and, whenever no chunk waits, takes up a slice of their work.
     fn run_dense(
@@ -923,10 +923,11 @@ const SHARED_STATE: usize = 8 << 20;
 impl<'h, 'a> Others<'h, 'a> {
     /// The other assets of `flows`. The state of the plan's `by_id` asset is made
     /// now, by this thread and a second one (from [`SHARED_STATE`] bytes an
-    /// array: [`state_pair`]), while nothing else runs. Made a slice at a time by the dense asset's inflows thread while the
-    /// dense pass ran, its 640 MB took that thread 0.6-1.0 s on the project VM
-    /// (fresh memory is slow there), and the dense pass waited for it; made here,
-    /// it takes about 0.11-0.21 s when the memory is still backed by the host.
+    /// array: [`state_pair`]), while nothing else runs. Made a slice at a time by
+    /// the dense asset's inflows thread while the dense pass ran, its 640 MB took
+    /// that thread 0.6-1.0 s on the project VM (fresh memory is slow there), and
+    /// the dense pass waited for it; made here, it takes about 0.11-0.21 s when
+    /// the memory is still backed by the host.
     fn new(
         haircut: &'h Haircut<'a>,
         flows: &'h [Flow],
@@ -1209,8 +1210,8 @@ fn reserve_state<T>(n: usize, legs: usize) -> Vec<T> {
 /// one at once, each taking every other stretch of [`SHARE`] lines of both, so
 /// that each makes about half of each array's huge pages and half of the rest
 /// (a stretch need not start on a huge page's boundary: whichever thread first
-/// touches a huge page that two stretches share makes it). Made
-/// one array a thread, the two took very different times, since fresh memory
+/// touches a huge page that two stretches share makes it). Made one array a
+/// thread, the two took very different times, since fresh memory
 /// costs about ten times more once the memory the host still backs is used up
 /// (README, "Sixteenth session"), and the thread that had made its array first
 /// then waited for the other. An array of less than [`SHARED_STATE`] bytes is
