@@ -192,14 +192,12 @@ pub const SCORE_FIFO_COLUMNS: [&str; 2] = ["downstream_fifo_share", "downstream_
 /// that the downstream search reached.
 pub fn score_columns(a: &Analysis, node: Option<u32>, hash: &str, data_block: &str) -> Vec<String> {
     let mut fields = Vec::with_capacity(SCORE_COLUMNS.len() + SCORE_FIFO_COLUMNS.len());
-    let hop = |d| {
-        node.and_then(|n| a.hops(d, n))
-            .map(|h| h.to_string())
-            .unwrap_or_default()
-    };
+    let hops = |d| node.and_then(|n| a.hops(d, n));
+    let down = hops(Direction::Downstream);
+    let text = |h: Option<u32>| h.map(|h| h.to_string()).unwrap_or_default();
     let nearest = node.and_then(|n| a.nearest(n));
-    fields.push(hop(Direction::Downstream));
-    fields.push(hop(Direction::Upstream));
+    fields.push(text(down));
+    fields.push(text(hops(Direction::Upstream)));
     fields.push(nearest.map(|(_, _, c)| c.to_string()).unwrap_or_default());
     let level = RiskLevel::from_hops(nearest.map(|(_, h, _)| h));
     fields.push(if level == RiskLevel::None {
@@ -210,8 +208,8 @@ pub fn score_columns(a: &Analysis, node: Option<u32>, hash: &str, data_block: &s
     let score = node.map(|n| a.score(n));
     fields.push(score.map_or(0, |s| s.score).to_string());
     fields.push(score.map_or("none", |s| s.level).to_string());
-    let reached = node.is_some_and(|n| a.hops(Direction::Downstream, n).is_some());
-    let worst = node.filter(|_| reached).and_then(|n| {
+    // Only for a wallet that the downstream search reached.
+    let worst = node.filter(|_| down.is_some()).and_then(|n| {
         a.haircut
             .as_ref()
             .and_then(|h| h.result.worst(n).map(|e| (e, h)))
