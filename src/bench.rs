@@ -223,61 +223,88 @@ pub fn run_graph(
     Ok(())
 }
 
-/// The haircut over the same synthetic transfers in chain order, with amounts
-/// drawn log-uniformly from 1 to 10^19 base units and one transfer in ten in a
-/// second asset. Times the haircut pass alone (generation and sorting excluded),
-/// `passes` times in this process: the first one is the figure (its memory is
-/// fresh, as for a command that runs it once), the later ones show what that
-/// costs.
+/// The haircut's input over the synthetic transfers: the flows in chain order,
+/// with amounts drawn log-uniformly from 1 to 10^19 base units and one transfer
+/// in ten in a second asset (with `params.assets` 2), and the seeds, numbered as
+/// the graph numbers the nodes that `check`, `trace` and `score` give the haircut
+/// (by decreasing degree). Every address is expandable.
+pub struct HaircutInput {
+    /// The transfers, in chain order.
+    pub flows: Vec<crate::exposure::Flow>,
+    /// The seeds.
+    pub starts: Vec<Start>,
+    /// Whether each address is expanded (all are).
+    pub expandable: Vec<bool>,
+}
+
+impl HaircutInput {
+    /// Generates the input (deterministic in `params`).
+    pub fn new(params: Synthetic) -> Self {
+        use crate::exposure::Flow;
+        let mut edges = params.edges();
+        edges.sort_by_key(|e| e.2);
+        let (_, node) = crate::graph::numbering_by_degree(params.addresses, &edges);
+        let mut rng = fastrand::Rng::with_seed(params.rng_seed ^ 0xA3F0);
+        let zipf: Vec<f64> = (1..=params.assets)
+            .scan(0.0, |sum, a| {
+                *sum += 1.0 / f64::from(a);
+                Some(*sum)
+            })
+            .collect();
+        let asset = |rng: &mut fastrand::Rng| match params.assets {
+            0 | 1 => 0,
+            2 => u32::from(rng.u8(0..10) == 0),
+            _ => {
+                let u = rng.f64() * zipf[zipf.len() - 1];
+                zipf.partition_point(|&sum| sum <= u) as u32
+            }
+        };
+        let flows: Vec<Flow> = edges
+            .iter()
+            .map(|&(from, to, block)| Flow {
+                block,
+                from: node[from as usize],
+                to: node[to as usize],
+                asset: asset(&mut rng),
+                amount: u128::from(10f64.powf(rng.f64() * 19.0) as u64),
+            })
+            .collect();
+        drop(edges);
+        let mut starts = params.starts();
+        for s in &mut starts {
+            s.node = node[s.node as usize];
+        }
+        HaircutInput {
+            flows,
+            starts,
+            expandable: vec![true; params.addresses],
+        }
+    }
+
+    /// The haircut over this input.
+    pub fn haircut(&self) -> crate::exposure::Haircut<'_> {
+        crate::exposure::Haircut::new(self.expandable.len(), &self.starts, &self.expandable)
+    }
+}
+
+/// The haircut over [`HaircutInput`]. Times the haircut pass alone (generation
+/// and sorting excluded), `passes` times in this process: the first one is the
+/// figure of a command that runs it once (its memory is fresh), the later ones
+/// show what that costs. `benches/haircut.rs` times the same pass with
+/// criterion, whose warm-up takes the first pass.
 pub fn run_haircut(
     params: Synthetic,
     passes: u32,
     figures: &mut Figures,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
-    use crate::exposure::{Flow, Haircut};
-    let mut edges = params.edges();
-    edges.sort_by_key(|e| e.2);
-    // Numbered as the graph numbers the nodes that `check`, `trace` and `score`
-    // give the haircut: by decreasing degree.
-    let (_, node) = crate::graph::numbering_by_degree(params.addresses, &edges);
-    let mut rng = fastrand::Rng::with_seed(params.rng_seed ^ 0xA3F0);
-    let zipf: Vec<f64> = (1..=params.assets)
-        .scan(0.0, |sum, a| {
-            *sum += 1.0 / f64::from(a);
-            Some(*sum)
-        })
-        .collect();
-    let asset = |rng: &mut fastrand::Rng| match params.assets {
-        0 | 1 => 0,
-        2 => u32::from(rng.u8(0..10) == 0),
-        _ => {
-            let u = rng.f64() * zipf[zipf.len() - 1];
-            zipf.partition_point(|&sum| sum <= u) as u32
-        }
-    };
-    let flows: Vec<Flow> = edges
-        .iter()
-        .map(|&(from, to, block)| Flow {
-            block,
-            from: node[from as usize],
-            to: node[to as usize],
-            asset: asset(&mut rng),
-            amount: u128::from(10f64.powf(rng.f64() * 19.0) as u64),
-        })
-        .collect();
-    drop(edges);
-    let mut starts = params.starts();
-    for s in &mut starts {
-        s.node = node[s.node as usize];
-    }
-    drop(node);
-    let expandable = vec![true; params.addresses];
-    let haircut = Haircut::new(params.addresses, &starts, &expandable);
+    let input = HaircutInput::new(params);
+    let (flows, starts) = (&input.flows, &input.starts);
+    let haircut = input.haircut();
     let timed = || {
         let t = Instant::now();
         let cpu = cpu_seconds();
-        let result = haircut.run(&flows);
+        let result = haircut.run(flows);
         (result, t.elapsed().as_secs_f64(), cpu_seconds() - cpu)
     };
     let (result, time, cpu) = timed();

@@ -18,6 +18,7 @@ pub mod graph;
 pub mod import;
 pub mod labels;
 pub mod policy;
+pub mod pool;
 pub mod report;
 pub mod score;
 pub mod serve;

@@ -44,6 +44,12 @@ struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
 
+    /// Take the haircut's large arrays of state from the kernel's huge page pool
+    /// (`vm.nr_hugepages`) when it has room; otherwise, or without this, from
+    /// ordinary memory. Same results either way (README, "Huge page pool").
+    #[arg(long, global = true, env = "HOPTRACE_HUGE_POOL", value_parser = clap::builder::BoolishValueParser::new())]
+    huge_pool: bool,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -340,6 +346,7 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
         )
         .init();
+    hoptrace::pool::use_huge_pool(cli.huge_pool);
     match run(cli) {
         Ok(()) => {}
         Err(e) => {

@@ -28,11 +28,13 @@ pub(crate) struct Table<T> {
 enum Owner<T> {
     Vec(Vec<T>),
     Map(Arc<Mmap>),
+    /// Memory from the huge page pool ([`crate::pool`]), kept for its drop.
+    Pool(#[allow(dead_code)] memmap2::MmapMut),
 }
 
 // SAFETY: `Table` is an immutable view; the memory it points into is owned by
-// `_owner` (a `Vec` that is never touched again, or a read-only mapping held by an
-// `Arc`), so sending or sharing it is as safe as sending or sharing a `&[T]`.
+// `_owner` (a `Vec` or a mapping of the huge page pool that is never touched
+// again, or a read-only mapping held by an `Arc`), so sending or sharing it is as safe as sending or sharing a `&[T]`.
 unsafe impl<T: Sync> Send for Table<T> {}
 // SAFETY: as above: nothing mutates the elements after construction.
 unsafe impl<T: Sync> Sync for Table<T> {}
@@ -69,6 +71,20 @@ impl<T> From<Vec<T>> for Table<T> {
     }
 }
 
+impl<T: Copy> From<crate::pool::Lines<T>> for Table<T> {
+    fn from(lines: crate::pool::Lines<T>) -> Table<T> {
+        match lines.into_parts() {
+            Ok(v) => Table::from(v),
+            // A mapping's memory stays where it is when the mapping is moved.
+            Err((map, len)) => Table {
+                ptr: map.as_ptr().cast::<T>(),
+                len,
+                _owner: Owner::Pool(map),
+            },
+        }
+    }
+}
+
 impl<T> Default for Table<T> {
     fn default() -> Table<T> {
         Table::from(Vec::new())
@@ -99,6 +115,8 @@ impl<T: Clone> Clone for Table<T> {
     fn clone(&self) -> Table<T> {
         match &self._owner {
             Owner::Vec(v) => Table::from(v.clone()),
+            // The pool's pages are for making state; a copy goes to the heap.
+            Owner::Pool(_) => Table::from(self.to_vec()),
             Owner::Map(map) => Table {
                 ptr: self.ptr,
                 len: self.len,

@@ -94,7 +94,8 @@ use std::mem::MaybeUninit;
 use std::time::{Duration, Instant};
 
 use crate::exposure::{Start, prefetch};
-use crate::graph::{advise_hot, extend_resident, fill_resident};
+use crate::graph::{advise_hot, fill_resident};
+use crate::pool::Lines;
 use crate::table::{Table, TableReader, TableWriter};
 
 /// One transfer as the haircut sees it. `from`, `to` and `asset` are dense ids
@@ -761,11 +762,11 @@ fn two_threads<L: Fn(usize) -> Option<Leg> + Sync>(
     clock: Clock,
     count: usize,
     leg: L,
-    mut holdings: Vec<Holding>,
-    mut inflows: Vec<Inflow>,
+    mut holdings: Lines<Holding>,
+    mut inflows: Lines<Inflow>,
     carried: impl FnMut(u32) + Send,
     aside: &mut (impl Aside + Send),
-) -> (Vec<Holding>, Vec<Inflow>) {
+) -> (Lines<Holding>, Lines<Inflow>) {
     /// Messages under way before the holdings wait for the inflows.
     const QUEUE: usize = 16;
     let (full, full_rx) = std::sync::mpsc::sync_channel::<Chunk>(QUEUE);
@@ -873,8 +874,8 @@ struct Others<'h, 'a> {
 /// pass started (see [`Others::new`]).
 struct SecondRun {
     asset: u32,
-    holdings: Vec<Holding>,
-    inflows: Vec<Inflow>,
+    holdings: Lines<Holding>,
+    inflows: Lines<Inflow>,
     /// Legs run so far.
     done: usize,
 }
@@ -1187,60 +1188,67 @@ impl Aside for Others<'_, '_> {
 /// transfers per address) is in ordinary pages, as it ran in half the time so.
 /// The lines are made a slice at a time, each written while its freshly resident
 /// pages are still in the cache.
-fn state_vec<T>(n: usize, legs: usize, mut f: impl FnMut(usize) -> T) -> Vec<T> {
-    let mut v = reserve_state(n, legs);
-    for start in (0..n).step_by(SLICE) {
-        extend_resident(&mut v, start..(start + SLICE).min(n), &mut f);
-    }
+fn state_vec<T>(n: usize, legs: usize, f: impl Fn(usize) -> T) -> Vec<T> {
+    let mut v = Vec::with_capacity(n);
+    advise_state(&mut v, legs);
+    make_stretches(vec![(0, &mut v.spare_capacity_mut()[..n])], &f);
+    // SAFETY: the capacity holds `n` values (the slicing above panics otherwise),
+    // and all `n` slots have just been written.
+    unsafe { v.set_len(n) };
     v
 }
 
-/// An empty vector with room for `n` lines of state for a pass over `legs`
-/// transfers, advised as [`state_vec`] says.
-fn reserve_state<T>(n: usize, legs: usize) -> Vec<T> {
-    let mut v = Vec::with_capacity(n);
-    if legs >= 4 * n {
-        advise_hot(&mut v, HOT_STATE / std::mem::size_of::<T>().max(1));
+/// Advises the memory of `v` (`n` lines of state, not yet made, for a pass over
+/// `legs` transfers) as [`state_vec`] says.
+fn advise_state<T>(v: &mut Vec<T>, legs: usize) {
+    if legs >= 4 * v.capacity() {
+        advise_hot(v, HOT_STATE / std::mem::size_of::<T>().max(1));
     }
-    v
 }
 
 /// Two arrays of `n` lines of state, `a(i)` and `b(i)`, for a pass over `legs`
-/// transfers (advised as [`state_vec`] says), made by this thread and a second
-/// one at once, each taking every other stretch of [`SHARE`] lines of both, so
-/// that each makes about half of each array's huge pages and half of the rest
-/// (a stretch need not start on a huge page's boundary: whichever thread first
-/// touches a huge page that two stretches share makes it). Made one array a
-/// thread, the two took very different times, since fresh memory
-/// costs about ten times more once the memory the host still backs is used up
-/// (README, "Sixteenth session"), and the thread that had made its array first
-/// then waited for the other. An array of less than [`SHARED_STATE`] bytes is
-/// made on this thread alone: a second thread would cost more than it saves.
-fn state_pair<A: Send, B: Send>(
+/// transfers: from the huge page pool when the process uses it and it has room
+/// ([`crate::pool`]: their memory is then made far faster, and the pass's random
+/// reads spare most TLB misses), else advised as [`state_vec`] says. They are
+/// made by this thread and a second one at once, each taking every other stretch
+/// of [`SHARE`] lines of both, so that each makes about half of each array's huge
+/// pages and half of the rest (a stretch need not start on a huge page's
+/// boundary: whichever thread first touches a huge page that two stretches share
+/// makes it). Made one array a thread, the two took very different times, since
+/// fresh memory costs about ten times more once the memory the host still backs
+/// is used up (README, "Sixteenth session"), and the thread that had made its
+/// array first then waited for the other. An array of less than
+/// [`SHARED_STATE`] bytes is made on this thread alone: a second thread would
+/// cost more than it saves.
+fn state_pair<A: Send + Copy, B: Send + Copy>(
     n: usize,
     legs: usize,
     a: impl Fn(usize) -> A + Sync,
     b: impl Fn(usize) -> B + Sync,
-) -> (Vec<A>, Vec<B>) {
+) -> (Lines<A>, Lines<B>) {
+    let mut va = Lines::with_capacity(n, |v| advise_state(v, legs));
+    let mut vb = Lines::with_capacity(n, |v| advise_state(v, legs));
+    let (a_slots, b_slots) = (&mut va.spare_mut()[..n], &mut vb.spare_mut()[..n]);
     if n * std::mem::size_of::<A>().max(std::mem::size_of::<B>()) < SHARED_STATE {
-        return (state_vec(n, legs, a), state_vec(n, legs, b));
+        make_stretches(vec![(0, a_slots)], &a);
+        make_stretches(vec![(0, b_slots)], &b);
+    } else {
+        let [a_mine, a_theirs] = deal(a_slots);
+        let [b_mine, b_theirs] = deal(b_slots);
+        crate::join(
+            || {
+                make_stretches(a_mine, &a);
+                make_stretches(b_mine, &b);
+            },
+            || {
+                make_stretches(a_theirs, &a);
+                make_stretches(b_theirs, &b);
+            },
+        );
     }
-    let (mut va, mut vb) = (reserve_state::<A>(n, legs), reserve_state::<B>(n, legs));
-    let [a_mine, a_theirs] = deal(&mut va.spare_capacity_mut()[..n]);
-    let [b_mine, b_theirs] = deal(&mut vb.spare_capacity_mut()[..n]);
-    crate::join(
-        || {
-            make_stretches(a_mine, &a);
-            make_stretches(b_mine, &b);
-        },
-        || {
-            make_stretches(a_theirs, &a);
-            make_stretches(b_theirs, &b);
-        },
-    );
     // SAFETY: both capacities hold `n` values (the slicing above panics
-    // otherwise), and the two threads have written all `n` slots of each, the
-    // stretches covering `0..n` between them.
+    // otherwise), and all `n` slots of each have been written, by this thread or
+    // by the two, the stretches covering `0..n` between them.
     unsafe {
         va.set_len(n);
         vb.set_len(n);
@@ -2284,6 +2292,16 @@ mod tests {
                         "{plan:?}, read back, node {v}"
                     );
                 }
+            }
+            // With the huge page pool asked for: at 140,000 addresses the state
+            // of the dense asset and of the one by address id comes from it
+            // (arrays of `POOL_MIN` bytes or more) where the machine has a pool
+            // with room, and from the heap otherwise; the same results.
+            crate::pool::use_huge_pool(true);
+            let pooled = h.run_with(&flows, plan(Some(0), Some(1)));
+            crate::pool::use_huge_pool(false);
+            for v in 0..nodes {
+                assert_eq!(pooled.exposures(v), want.exposures(v), "pool, node {v}");
             }
         }
         // A file of more runs numbered by address id than runs is refused.
