@@ -25,8 +25,20 @@ fn size(var: &str, default: usize) -> usize {
     match std::env::var(var) {
         Ok(v) => v
             .parse()
-            .unwrap_or_else(|_| panic!("{var}={v:?} is not a positive integer")),
+            .ok()
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| panic!("{var}={v:?} is not a positive integer")),
         Err(_) => default,
+    }
+}
+
+/// `HOPTRACE_HUGE_POOL`, read as the command line reads it.
+fn huge_pool() -> bool {
+    let v = std::env::var("HOPTRACE_HUGE_POOL").unwrap_or_default();
+    match v.to_ascii_lowercase().as_str() {
+        "" | "0" | "false" | "no" | "off" | "n" | "f" => false,
+        "1" | "true" | "yes" | "on" | "y" | "t" => true,
+        _ => panic!("HOPTRACE_HUGE_POOL={v:?} is neither true nor false"),
     }
 }
 
@@ -38,19 +50,19 @@ fn haircut(c: &mut Criterion) {
         rng_seed: 42,
         assets: 2,
     };
-    let pool = std::env::var("HOPTRACE_HUGE_POOL").unwrap_or_default();
-    hoptrace::pool::use_huge_pool(matches!(pool.as_str(), "1" | "true" | "yes" | "on"));
+    // Warnings (a pool without room) on stderr.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .try_init();
+    let pool = huge_pool();
+    hoptrace::pool::use_huge_pool(pool);
     let input = HaircutInput::new(params);
     let haircut = input.haircut();
     let name = format!(
         "haircut/{}M transfers, {}M addresses, 2 assets{}",
         params.transfers as f64 / 1e6,
         params.addresses as f64 / 1e6,
-        if pool.is_empty() {
-            ""
-        } else {
-            ", huge page pool"
-        }
+        if pool { ", huge page pool" } else { "" }
     );
     c.bench_function(&name, |b| b.iter(|| haircut.run(black_box(&input.flows))));
 }

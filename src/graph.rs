@@ -129,11 +129,13 @@ pub(crate) fn huge_zeroed<T: bytemuck::Zeroable>(n: usize) -> Vec<T> {
     unsafe { Vec::from_raw_parts(ptr, n, n) }
 }
 
+/// The size of a huge page on x86-64 (and of the kernel's default pool).
+pub(crate) const HUGE_PAGE: usize = 2 << 20;
+
 #[cfg(target_os = "linux")]
 fn advise_huge_pages(ptr: *mut u8, len: usize) {
-    const HUGE: usize = 2 << 20;
-    let start = (ptr as usize).next_multiple_of(HUGE);
-    let end = (ptr as usize + len) & !(HUGE - 1);
+    let start = (ptr as usize).next_multiple_of(HUGE_PAGE);
+    let end = (ptr as usize + len) & !(HUGE_PAGE - 1);
     if end > start {
         // SAFETY: the range lies inside an allocation this process owns; MADV_HUGEPAGE
         // only changes how the kernel backs it, never its contents.

@@ -17,7 +17,9 @@
 //!
 //! A mapping from the pool reserves all its pages when it is made, so a pool
 //! without room is known at once (the map fails) and the array then comes from the
-//! heap: never a fault later.
+//! heap. (A hugetlb limit of a control group, `hugetlb.2MB.max`, is charged only
+//! when a page is first touched: a process over it is killed then. Raise the
+//! limit with the pool, or leave `--huge-pool` off.)
 
 use std::mem::MaybeUninit;
 use std::ops::{Deref, DerefMut};
@@ -25,8 +27,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use memmap2::{MmapMut, MmapOptions};
 
+use crate::graph::HUGE_PAGE;
+
 /// Whether large arrays of state are taken from the huge page pool.
 static HUGE_POOL: AtomicBool = AtomicBool::new(false);
+
+/// Mappings made from the pool so far (for the tests).
+#[cfg(test)]
+pub(crate) static POOL_MAPS: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
 
 /// Arrays smaller than this come from the heap even when the pool is used: each
 /// mapping from the pool takes whole 2 MiB pages.
@@ -62,10 +71,19 @@ impl<T: Copy> Lines<T> {
     /// array is [`POOL_MIN`] bytes or more and the pool has room; otherwise from
     /// the heap, where `advise(&mut vec)` may advise the kernel on its memory.
     pub(crate) fn with_capacity(n: usize, advise: impl FnOnce(&mut Vec<T>)) -> Lines<T> {
-        let bytes = n.saturating_mul(std::mem::size_of::<T>());
-        if HUGE_POOL.load(Ordering::Relaxed) && bytes >= POOL_MIN {
+        const {
+            assert!(
+                std::mem::align_of::<T>() <= 4096,
+                "a mapping is page-aligned"
+            )
+        };
+        let bytes = n.checked_mul(std::mem::size_of::<T>());
+        if let Some(bytes) = bytes.filter(|&b| b >= POOL_MIN && HUGE_POOL.load(Ordering::Relaxed)) {
             match pool_map(bytes) {
                 Ok(map) => {
+                    assert!(map.len() >= bytes, "the mapping holds the array");
+                    #[cfg(test)]
+                    POOL_MAPS.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(mib = bytes >> 20, "state from the huge page pool");
                     return Lines {
                         backing: Backing::Pool {
@@ -183,28 +201,56 @@ impl<T> DerefMut for Lines<T> {
 /// huge page pool. Fails when the pool has fewer free pages (or on systems
 /// without one).
 fn pool_map(bytes: usize) -> std::io::Result<MmapMut> {
-    const HUGE: usize = 2 << 20;
     if !cfg!(target_os = "linux") {
         return Err(std::io::Error::other("no huge page pool on this system"));
     }
+    let len = bytes
+        .checked_next_multiple_of(HUGE_PAGE)
+        .ok_or_else(|| std::io::Error::other("too large for the address space"))?;
     MmapOptions::new()
-        .len(bytes.next_multiple_of(HUGE))
-        .huge(Some(21))
+        .len(len)
+        .huge(Some(HUGE_PAGE.trailing_zeros() as u8))
         .map_anon()
+}
+
+/// Runs `f` with the pool asked for, one such test at a time (the flag is the
+/// process's), and gives back how many mappings it made from the pool.
+#[cfg(test)]
+pub(crate) fn with_pool<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let before = POOL_MAPS.load(Ordering::Relaxed);
+    use_huge_pool(true);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    use_huge_pool(false);
+    let made = POOL_MAPS.load(Ordering::Relaxed) - before;
+    (
+        result.unwrap_or_else(|e| std::panic::resume_unwind(e)),
+        made,
+    )
+}
+
+/// Whether the tests must find a pool with room: `.ci/run` sets
+/// `HOPTRACE_TEST_POOL=1` once it has reserved one.
+#[cfg(test)]
+pub(crate) fn pool_required() -> bool {
+    std::env::var("HOPTRACE_TEST_POOL").is_ok_and(|v| v == "1")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Free pages in the huge page pool (0 where there is none).
+    /// Free pages of 2 MiB in the huge page pool, less those reserved by
+    /// mappings not yet touched (0 where there is no pool).
     fn free_huge_pages() -> u64 {
-        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-        meminfo
-            .lines()
-            .find_map(|l| l.strip_prefix("HugePages_Free:"))
-            .and_then(|n| n.trim().parse().ok())
-            .unwrap_or(0)
+        let read = |name: &str| -> u64 {
+            std::fs::read_to_string(format!("/sys/kernel/mm/hugepages/hugepages-2048kB/{name}"))
+                .ok()
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        read("free_hugepages").saturating_sub(read("resv_hugepages"))
     }
 
     fn filled(lines: &mut Lines<u64>, n: usize) {
@@ -228,20 +274,20 @@ mod tests {
     }
 
     /// With the pool asked for, an array of `POOL_MIN` bytes or more comes from
-    /// it if the machine has one with room, and from the heap otherwise: either
-    /// way it holds what was written. (Which one it came from depends on the
-    /// machine's `vm.nr_hugepages`.)
+    /// it if the machine has one with room (always in CI: `.ci/run` reserves one),
+    /// and from the heap otherwise: either way it holds what was written.
     #[test]
     fn pool_or_heap_lines_hold_what_was_written() {
-        // CI reserves a pool of 64 pages (`.ci/run`): where one has room to
-        // spare (this array takes 5 pages, and the haircut's test may take up to
-        // 20 at the same time), the array is in it.
-        let room = free_huge_pages() >= 32;
-        use_huge_pool(true);
         let n = POOL_MIN / 8 + 5;
-        let mut lines = Lines::<u64>::with_capacity(n, |_| ());
-        use_huge_pool(false);
-        assert!(lines.in_pool() || !room, "the pool had room");
+        let ((mut lines, room), made) = with_pool(|| {
+            // Five pages; no other test takes any while this one holds the pool.
+            let room = free_huge_pages() >= 5;
+            (Lines::<u64>::with_capacity(n, |_| ()), room)
+        });
+        assert_eq!(lines.in_pool(), made == 1);
+        if room || pool_required() {
+            assert!(lines.in_pool(), "the pool had room");
+        }
         filled(&mut lines, n);
         lines[n - 1] = 1;
         assert_eq!(
@@ -249,5 +295,11 @@ mod tests {
             (n, 9, (n as u64 - 2) * 3)
         );
         assert_eq!(lines[n - 1], 1);
+        // And as a table, as the haircut's results keep it.
+        let table = crate::table::Table::from(lines);
+        assert_eq!((table.len(), table[3], table[n - 1]), (n, 9, 1));
+        let copy = table.clone();
+        drop(table);
+        assert_eq!((copy.len(), copy[3], copy[n - 1]), (n, 9, 1));
     }
 }

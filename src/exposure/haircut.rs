@@ -1195,11 +1195,16 @@ impl Aside for Others<'_, '_> {
 fn state_vec<T>(n: usize, legs: usize, f: impl Fn(usize) -> T) -> Vec<T> {
     let mut v = Vec::with_capacity(n);
     advise_state(&mut v, legs);
-    make_stretches(vec![(0, &mut v.spare_capacity_mut()[..n])], &f);
+    make_stretches(whole(&mut v.spare_capacity_mut()[..n]), &f);
     // SAFETY: the capacity holds `n` values (the slicing above panics otherwise),
     // and all `n` slots have just been written.
     unsafe { v.set_len(n) };
     v
+}
+
+/// All of `slots` as one stretch.
+fn whole<T>(slots: &mut [MaybeUninit<T>]) -> Stretches<'_, T> {
+    vec![(0, slots)]
 }
 
 /// Advises the memory of `v` (`n` lines of state, not yet made, for a pass over
@@ -1234,8 +1239,8 @@ fn state_pair<A: Send + Copy, B: Send + Copy>(
     let mut vb = Lines::with_capacity(n, |v| advise_state(v, legs));
     let (a_slots, b_slots) = (&mut va.spare_mut()[..n], &mut vb.spare_mut()[..n]);
     if n * std::mem::size_of::<A>().max(std::mem::size_of::<B>()) < SHARED_STATE {
-        make_stretches(vec![(0, a_slots)], &a);
-        make_stretches(vec![(0, b_slots)], &b);
+        make_stretches(whole(a_slots), &a);
+        make_stretches(whole(b_slots), &b);
     } else {
         let [a_mine, a_theirs] = deal(a_slots);
         let [b_mine, b_theirs] = deal(b_slots);
@@ -2301,12 +2306,18 @@ mod tests {
             // of the dense asset and of the one by address id comes from it
             // (arrays of `POOL_MIN` bytes or more) where the machine has a pool
             // with room, and from the heap otherwise; the same results.
-            crate::pool::use_huge_pool(true);
-            let pooled = h.run_with(&flows, plan(Some(0), Some(1)));
-            crate::pool::use_huge_pool(false);
+            let (pooled, made) =
+                crate::pool::with_pool(|| h.run_with(&flows, plan(Some(0), Some(1))));
+            if count == 140_000 && crate::pool::pool_required() {
+                assert_eq!(made, 4, "the dense asset's and asset 1's state in the pool");
+            }
+            assert_eq!(pooled.nodes(), want.nodes(), "pool");
             for v in 0..nodes {
                 assert_eq!(pooled.exposures(v), want.exposures(v), "pool, node {v}");
             }
+            let pooled_carried: Vec<bool> =
+                (0..flows.len()).map(|i| pooled.carried_taint(i)).collect();
+            assert_eq!(pooled_carried, carried, "pool");
         }
         // A file of more runs numbered by address id than runs is refused.
         let mut w = TableWriter::new(Vec::new(), 64);
