@@ -50,7 +50,7 @@ pub fn use_huge_pool(on: bool) {
 }
 
 /// A growable-once array of plain values, from the huge page pool or the heap:
-/// made with room for its values, filled through [`Lines::spare_mut`], then read
+/// made with room for its values, filled through [`Lines::cleared`], then read
 /// and written as a slice.
 pub(crate) struct Lines<T> {
     backing: Backing<T>,
@@ -109,20 +109,32 @@ impl<T: Copy> Lines<T> {
         }
     }
 
-    /// The slots past the length, up to the capacity.
-    pub(crate) fn spare_mut(&mut self) -> &mut [MaybeUninit<T>] {
+    /// Empties the array and gives all the slots of its capacity, to be written
+    /// and then kept with [`Lines::set_len`].
+    pub(crate) fn cleared(&mut self) -> &mut [MaybeUninit<T>] {
         match &mut self.backing {
-            Backing::Heap(v) => v.spare_capacity_mut(),
+            Backing::Heap(v) => {
+                v.clear();
+                v.spare_capacity_mut()
+            }
             Backing::Pool {
                 map, len, capacity, ..
             } => {
+                *len = 0;
                 let base = map.as_mut_ptr().cast::<MaybeUninit<T>>();
-                // SAFETY: the mapping is at least `capacity` values long and
-                // page-aligned (so aligned for `T`, whose alignment is at most a
-                // line); the slots past `len` are not borrowed elsewhere, since
-                // `&mut self` is held.
-                unsafe { std::slice::from_raw_parts_mut(base.add(*len), *capacity - *len) }
+                // SAFETY: the mapping is at least `capacity` values long
+                // (`with_capacity` checks it) and page-aligned (so aligned for
+                // `T`); no slot is borrowed elsewhere, since `&mut self` is held.
+                unsafe { std::slice::from_raw_parts_mut(base, *capacity) }
             }
+        }
+    }
+
+    /// How many values it has room for.
+    pub(crate) fn capacity(&self) -> usize {
+        match &self.backing {
+            Backing::Heap(v) => v.capacity(),
+            Backing::Pool { capacity, .. } => *capacity,
         }
     }
 
@@ -178,7 +190,7 @@ impl<T> Deref for Lines<T> {
             Backing::Heap(v) => v,
             Backing::Pool { map, len, .. } => {
                 // SAFETY: the first `len` values have been written (`set_len`),
-                // and the mapping is aligned for `T` (see `spare_mut`).
+                // and the mapping is aligned for `T` (see `cleared`).
                 unsafe { std::slice::from_raw_parts(map.as_ptr().cast::<T>(), *len) }
             }
         }
@@ -254,7 +266,7 @@ mod tests {
     }
 
     fn filled(lines: &mut Lines<u64>, n: usize) {
-        for (i, slot) in lines.spare_mut()[..n].iter_mut().enumerate() {
+        for (i, slot) in lines.cleared()[..n].iter_mut().enumerate() {
             slot.write(i as u64 * 3);
         }
         // SAFETY: `n` slots written just above.

@@ -676,9 +676,10 @@ impl<'a> Haircut<'a> {
             number(local, &mut nodes, listed_leg(flows, numbers, i).to);
         }
         let receivers = nodes.len();
-        legs.clear();
-        legs.reserve(numbers.len());
-        for i in 0..numbers.len() {
+        if legs.capacity() < numbers.len() {
+            *legs = Lines::with_capacity(numbers.len(), |_| ());
+        }
+        for (i, slot) in legs.cleared()[..numbers.len()].iter_mut().enumerate() {
             if let Some(&next) = numbers.get(i + AHEAD) {
                 let next = &flows[next as usize];
                 prefetch(&local[next.from as usize]);
@@ -687,16 +688,18 @@ impl<'a> Haircut<'a> {
             let mut leg = listed_leg(flows, numbers, i);
             leg.from = number(local, &mut nodes, leg.from);
             leg.to = local[leg.to as usize];
-            legs.push(leg);
+            slot.write(leg);
         }
+        // SAFETY: the capacity holds them (the slicing above panics otherwise), and
+        // the loop has just written all of them.
+        unsafe { legs.set_len(numbers.len()) };
         for &v in &nodes {
             local[v as usize] = u32::MAX;
         }
         let numbered = start.elapsed();
         let holding = |i: usize| self.holding(nodes[i]);
         if holdings.capacity() >= nodes.len() {
-            holdings.clear();
-            holdings.extend((0..nodes.len()).map(holding));
+            refill(holdings, nodes.len(), holding);
         } else {
             *holdings = state_vec(nodes.len(), legs.len(), holding);
         }
@@ -1147,8 +1150,8 @@ struct Workspace {
     /// needed.
     local: Vec<u32>,
     /// The asset's legs, in local numbers.
-    legs: Vec<Leg>,
-    holdings: Vec<Holding>,
+    legs: Lines<Leg>,
+    holdings: Lines<Holding>,
 }
 
 /// Flows ahead of the one a pass over listed flow numbers reads ([`listed_leg`])
@@ -1191,15 +1194,22 @@ impl Aside for Others<'_, '_> {
 /// each line less often (the asset of a tenth of the benchmark's transfers, 1.7
 /// transfers per address) is in ordinary pages, as it ran in half the time so.
 /// The lines are made a slice at a time, each written while its freshly resident
-/// pages are still in the cache.
-fn state_vec<T>(n: usize, legs: usize, f: impl Fn(usize) -> T) -> Vec<T> {
-    let mut v = Vec::with_capacity(n);
-    advise_state(&mut v, legs);
-    make_stretches(whole(&mut v.spare_capacity_mut()[..n]), &f);
+/// pages are still in the cache. From [`crate::pool::POOL_MIN`] bytes, they come
+/// from the huge page pool instead when the process uses it and it has room (see
+/// [`state_pair`]).
+fn state_vec<T: Copy>(n: usize, legs: usize, f: impl Fn(usize) -> T) -> Lines<T> {
+    let mut v = Lines::with_capacity(n, |v| advise_state(v, legs));
+    refill(&mut v, n, f);
+    v
+}
+
+/// Makes `v` hold `n` lines `f(i)` in place of what it held; its capacity holds
+/// them.
+fn refill<T: Copy>(v: &mut Lines<T>, n: usize, f: impl Fn(usize) -> T) {
+    make_stretches(whole(&mut v.cleared()[..n]), &f);
     // SAFETY: the capacity holds `n` values (the slicing above panics otherwise),
     // and all `n` slots have just been written.
     unsafe { v.set_len(n) };
-    v
 }
 
 /// All of `slots` as one stretch.
@@ -1237,7 +1247,7 @@ fn state_pair<A: Send + Copy, B: Send + Copy>(
 ) -> (Lines<A>, Lines<B>) {
     let mut va = Lines::with_capacity(n, |v| advise_state(v, legs));
     let mut vb = Lines::with_capacity(n, |v| advise_state(v, legs));
-    let (a_slots, b_slots) = (&mut va.spare_mut()[..n], &mut vb.spare_mut()[..n]);
+    let (a_slots, b_slots) = (&mut va.cleared()[..n], &mut vb.cleared()[..n]);
     if n * std::mem::size_of::<A>().max(std::mem::size_of::<B>()) < SHARED_STATE {
         make_stretches(whole(a_slots), &a);
         make_stretches(whole(b_slots), &b);
