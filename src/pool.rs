@@ -49,7 +49,7 @@ pub fn use_huge_pool(on: bool) {
     HUGE_POOL.store(on, Ordering::Relaxed);
 }
 
-/// A growable-once array of plain values, from the huge page pool or the heap:
+/// An array of plain values of a fixed capacity, from the huge page pool or the heap:
 /// made with room for its values, filled through [`Lines::cleared`], then read
 /// and written as a slice.
 pub(crate) struct Lines<T> {
