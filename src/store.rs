@@ -15,6 +15,7 @@
 //! whole file back.
 
 use rustc_hash::FxHashMap;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use alloy_primitives::{Address, B256, U256};
@@ -662,10 +663,11 @@ impl Store {
     /// Streams every value-moving transfer in chain order (block, then tx hash,
     /// kind and index: the table's key order, so no sort) as `(block, from, to,
     /// asset, amount)`; `from`/`to` are indices into [`Store::addresses`] and `asset`
-    /// an index into [`Store::assets`]. Returns how many were streamed.
+    /// an index into [`Store::assets`]. Returns how many were streamed: all of
+    /// them, or those up to the one for which `transfer` said to stop.
     pub fn for_each_transfer(
         &self,
-        mut transfer: impl FnMut(u32, u32, u32, u32, U256),
+        mut transfer: impl FnMut(u32, u32, u32, u32, U256) -> ControlFlow<()>,
     ) -> Result<u64, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT block, from_id, to_id, asset_id, amount FROM transfers
@@ -685,7 +687,7 @@ impl Store {
             if amount.len() != 32 {
                 return Err(StoreError::Corrupt("bad amount blob".into()));
             }
-            transfer(
+            let go = transfer(
                 block as u32,
                 (from - 1) as u32,
                 (to - 1) as u32,
@@ -693,6 +695,9 @@ impl Store {
                 U256::from_be_slice(amount),
             );
             n += 1;
+            if go.is_break() {
+                break;
+            }
         }
         Ok(n)
     }
@@ -1340,7 +1345,8 @@ mod tests {
                     crate::transfer::lower_hex(&addresses[to as usize]),
                     assets[asset as usize].to_string(),
                     amount.to::<u64>(),
-                ))
+                ));
+                ControlFlow::Continue(())
             })
             .unwrap();
         assert_eq!(n, 3);
@@ -1361,5 +1367,18 @@ mod tests {
                 row(7, a, b, "ETH", 3),
             ]
         );
+        // Told to stop at the second transfer, it streams no more.
+        let mut blocks = Vec::new();
+        let n = store
+            .for_each_transfer(|block, _, _, _, _| {
+                blocks.push(block);
+                if blocks.len() == 2 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+            .unwrap();
+        assert_eq!((n, blocks), (2, vec![5, 5]));
     }
 }

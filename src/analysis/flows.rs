@@ -12,6 +12,7 @@
 
 use std::hash::Hasher;
 use std::io;
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use alloy_primitives::U256;
@@ -52,15 +53,19 @@ pub(crate) fn flows(store: &Store, graph: &Graph) -> Result<Table<Flow>, StoreEr
     store.for_each_transfer(|block, from, to, asset, amount| {
         let node = |id: u32| internal.get(id as usize).copied();
         match (node(from), node(to)) {
-            (Some(from), Some(to)) => flows.push(Flow {
-                block,
-                from,
-                to,
-                asset,
-                amount: clamp(amount),
-            }),
+            (Some(from), Some(to)) => {
+                flows.push(Flow {
+                    block,
+                    from,
+                    to,
+                    asset,
+                    amount: clamp(amount),
+                });
+                ControlFlow::Continue(())
+            }
             _ => {
-                unknown.get_or_insert(from.max(to) + 1);
+                unknown = Some(from.max(to) + 1);
+                ControlFlow::Break(())
             }
         }
     })?;
