@@ -17,16 +17,16 @@
 // - two threads each making STATE_MIB resident at the same time (the haircut's
 //   holdings and inflows, one array per thread).
 //
-// With --pool, nothing is eaten: MIB is made resident 256 MiB at a time, and
-// each slice's rate is printed, to see how much of it was still backed (fast)
-// and where the never-touched memory (slow) begins. Run twice in a row, the
-// second run gets back, fast, about what the first one freed, less what the
-// host took back meanwhile (see README, "Sixteenth session").
+// With --pool, nothing is eaten: MIB is made resident 256 MiB at a time, and each
+// slice's rate is printed, to see how much of it was still backed (fast) and where
+// the never-touched memory (slow) begins. Run twice in a row, the second run gets
+// back, fast, about what the first one freed, less what the host took back
+// meanwhile (see docs/haircut-log.md, "Sixteenth session").
 //
-// Seen on the project VM on 2026-12-01 (2 vCPU Intel Xeon, 480 MiB L3), two
-// runs: 8000 MiB in 11.6 and 20 s; one thread 640 MiB in 1.67-2.39 s (0.27-0.38
-// GB/s); two threads 320 MiB each in 0.90-0.95 s. Memory that a process had just
-// freed came back at about 4.5 GB/s. See README, "Fourteenth session".
+// Seen on the project VM on 2026-12-01 (2 vCPU Intel Xeon, 480 MiB L3), two runs:
+// 8000 MiB in 11.6 and 20 s; one thread 640 MiB in 1.67-2.39 s (0.27-0.38 GB/s);
+// two threads 320 MiB each in 0.90-0.95 s. Memory that a process had just freed
+// came back at about 4.5 GB/s. See docs/haircut-log.md, "Fourteenth session".
 #include "floor.h"
 
 #include <pthread.h>

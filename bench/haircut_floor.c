@@ -32,7 +32,8 @@
 //   and the same with the deferred receipts counted in a small table of the
 //   thread, applied with their receivers prefetched.
 //
-// What the figures leave out: the arithmetic. See README, "Thirteenth session".
+// What the figures leave out: the arithmetic. See docs/haircut-log.md, "Thirteenth
+// session".
 #include "floor.h"
 
 #include <pthread.h>

@@ -12,7 +12,7 @@
 // and the receiver's record; the other the inflows, the receiver's record);
 // "holdings alone" is the first of those threads on its own. No arithmetic and
 // nothing handed between the threads (see `haircut_floor.c` for that).
-// README, "Fifteenth session", has the figures.
+// docs/haircut-log.md, "Fifteenth session", has the figures.
 #include "floor.h"
 
 #include <pthread.h>

@@ -5,11 +5,11 @@
 //! `HOPTRACE_BENCH_ADDRESSES` make it smaller. Generating it takes about 15 s
 //! and 1.6 GB of memory.
 //!
-//! Each sample is one pass, result dropped inside the timing (its 1.3 GB of
-//! state handed back is part of what a pass costs). Criterion's warm-up takes
-//! the process's first pass, whose state the kernel must make resident from
-//! fresh memory: on the project VM that costs 0.3 s to 4 s more, depending on
-//! whether the host still backs the memory (README, "Sixteenth session");
+//! Each sample is one pass, result dropped inside the timing (its 1.3 GB of state
+//! handed back is part of what a pass costs). Criterion's warm-up takes the
+//! process's first pass, whose state the kernel must make resident from fresh
+//! memory: on the project VM that costs 0.3 s to 4 s more, depending on whether the
+//! host still backs the memory (docs/haircut-log.md, "Sixteenth session");
 //! `hoptrace bench --haircut-only` reports that first pass on its own.
 //!
 //! `HOPTRACE_HUGE_POOL=1` takes the state from the huge page pool, as

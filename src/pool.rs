@@ -6,14 +6,14 @@
 //! Why: the haircut makes about 128 bytes of state per address and asset (1.3 GB
 //! in the 50 M-transfer benchmark) and reads it at random. Fresh heap memory costs
 //! whatever the kernel and, under a hypervisor, the host take to back it: on the
-//! project VM, which hands freed memory back to its host within seconds, 0.4 GB/s
-//! a thread, so that a command's first haircut spent 1.5-4 s making its state
-//! (README, "Sixteenth session"). Pages of the pool are set aside once, when the
-//! pool is reserved, and never go back to the kernel's free lists, so the host
-//! keeps backing them after their first use: 1.3 GB of them are made in about
-//! 0.15 s. Being 2 MiB pages, they also spare the pass most of its TLB misses.
-//! The pool is the machine owner's to reserve (README, "Huge page pool"); pages
-//! some other program expects to find there are taken only when asked.
+//! project VM, which hands freed memory back to its host within seconds, 0.4 GB/s a
+//! thread, so that a command's first haircut spent 1.5-4 s making its state
+//! (docs/haircut-log.md, "Sixteenth session"). Pages of the pool are set aside
+//! once, when the pool is reserved, and never go back to the kernel's free lists,
+//! so the host keeps backing them after their first use: 1.3 GB of them are made in
+//! about 0.15 s. Being 2 MiB pages, they also spare the pass most of its TLB
+//! misses. The pool is the machine owner's to reserve (README, "Huge page pool");
+//! pages some other program expects to find there are taken only when asked.
 //!
 //! A mapping from the pool reserves all its pages when it is made, so a pool
 //! without room is known at once (the map fails) and the array then comes from the

@@ -1228,17 +1228,17 @@ fn advise_state<T>(v: &mut Vec<T>, legs: usize) {
 /// Two arrays of `n` lines of state, `a(i)` and `b(i)`, for a pass over `legs`
 /// transfers: from the huge page pool when the process uses it and it has room
 /// ([`crate::pool`]: their memory is then made far faster, and the pass's random
-/// reads spare most TLB misses), else advised as [`state_vec`] says. They are
-/// made by this thread and a second one at once, each taking every other stretch
-/// of [`SHARE`] lines of both, so that each makes about half of each array's huge
-/// pages and half of the rest (a stretch need not start on a huge page's
-/// boundary: whichever thread first touches a huge page that two stretches share
-/// makes it). Made one array a thread, the two took very different times, since
-/// fresh memory costs about ten times more once the memory the host still backs
-/// is used up (README, "Sixteenth session"), and the thread that had made its
-/// array first then waited for the other. An array of less than
-/// [`SHARED_STATE`] bytes is made on this thread alone: a second thread would
-/// cost more than it saves.
+/// reads spare most TLB misses), else advised as [`state_vec`] says. They are made
+/// by this thread and a second one at once, each taking every other stretch of
+/// [`SHARE`] lines of both, so that each makes about half of each array's huge
+/// pages and half of the rest (a stretch need not start on a huge page's boundary:
+/// whichever thread first touches a huge page that two stretches share makes it).
+/// Made one array a thread, the two took very different times, since fresh memory
+/// costs about ten times more once the memory the host still backs is used up
+/// (docs/haircut-log.md, "Sixteenth session"), and the thread that had made its
+/// array first then waited for the other. An array of less than [`SHARED_STATE`]
+/// bytes is made on this thread alone: a second thread would cost more than it
+/// saves.
 fn state_pair<A: Send + Copy, B: Send + Copy>(
     n: usize,
     legs: usize,
