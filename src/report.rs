@@ -1041,6 +1041,10 @@ pub fn explain(old: &[Rescreen], new: &[Rescreen]) -> Vec<ScoreChange> {
             || seed_moved(&o.upstream, &n.upstream);
         if labels_moved || !added.is_empty() || !removed.is_empty() {
             let mut what = String::from("new label");
+            // Seeds behind the new report's findings that the old one did not
+            // show, each named once (an address that became a seed is hop 0 of
+            // both its findings).
+            let mut named: Vec<String> = Vec::new();
             for f in [&n.downstream, &n.upstream].into_iter().flatten() {
                 let seed = f["seed"].as_str().unwrap_or_default();
                 let category = f["seed_category"].as_str().unwrap_or_default();
@@ -1048,8 +1052,10 @@ pub fn explain(old: &[Rescreen], new: &[Rescreen]) -> Vec<ScoreChange> {
                     .into_iter()
                     .flatten()
                     .any(|g| g["seed"] == f["seed"] && g["seed_sources"] == f["seed_sources"]);
-                if !was {
-                    what = format!("{what}: seed {seed} ({category})");
+                let name = format!("seed {seed} ({category})");
+                if !was && !named.contains(&name) {
+                    what = format!("{what}: {name}");
+                    named.push(name);
                 }
             }
             if !added.is_empty() {

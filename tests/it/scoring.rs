@@ -317,6 +317,36 @@ fn diff_names_the_cause_of_each_change() {
 }
 
 #[test]
+fn diff_names_an_address_that_became_a_seed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dusting(dir.path());
+    let (before, _) = check_json(&db, &[], &[ONWARD]);
+    import_labels_text(
+        &db,
+        dir.path(),
+        "hacks.csv",
+        &format!("address,category,name,source,version\n{ONWARD},hack,Onward,test-hacks,v1\n"),
+    );
+    let (after, results) = check_json(&db, &[], &[ONWARD]);
+    // Both of its findings are now the address itself at hop 0: one seed, named once.
+    assert_eq!(results[0]["downstream"]["seed"], ONWARD);
+    assert_eq!(results[0]["upstream"]["seed"], ONWARD);
+    let out = hoptrace(&db)
+        .arg("diff")
+        .arg(write(dir.path(), "old.json", &before))
+        .arg(write(dir.path(), "new.json", &after))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!(
+            "{ONWARD}  60 (high) -> 90 (severe)  because: new label: seed {ONWARD} (hack); lists added test-hacks@v1\n"
+        )
+    );
+}
+
+#[test]
 fn without_the_haircut_scores_take_the_poison_view() {
     let dir = tempfile::tempdir().unwrap();
     let db = dusting(dir.path());
