@@ -232,6 +232,17 @@ fn hub_degree_prunes_and_reports() {
     );
 }
 
+/// `hoptrace diff OLD NEW`'s standard output; the command must succeed.
+fn diff_text(db: &Path, old: &Path, new: &Path) -> String {
+    let out = hoptrace(db).arg("diff").arg(old).arg(new).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 #[test]
 fn diff_names_the_cause_of_each_change() {
     let dir = tempfile::tempdir().unwrap();
@@ -239,20 +250,7 @@ fn diff_names_the_cause_of_each_change() {
     let asked = [ONWARD, DUST_SENDER];
     let (before, _) = check_json(&db, &[], &asked);
     let old = write(dir.path(), "old.json", &before);
-    let diff = |new: &Path| {
-        let out = hoptrace(&db)
-            .arg("diff")
-            .arg(&old)
-            .arg(new)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let diff = |new: &Path| diff_text(&db, &old, new);
     assert_eq!(diff(&old), "no score changed\n");
 
     // One label added: the onward wallet's forwarder becomes a hack seed.
@@ -276,14 +274,11 @@ fn diff_names_the_cause_of_each_change() {
         &[("upstream = 0.8", "upstream = 0.5")],
     );
     let (changed, _) = check_json(&db, &["--policy", strict.to_str().unwrap()], &asked);
-    let new = write(dir.path(), "policy.json", &changed);
-    let out = hoptrace(&db)
-        .arg("diff")
-        .arg(write(dir.path(), "label-old.json", &after))
-        .arg(&new)
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = diff_text(
+        &db,
+        &write(dir.path(), "label-old.json", &after),
+        &write(dir.path(), "policy.json", &changed),
+    );
     assert!(
         text.starts_with(&format!(
             "{DUST_SENDER}  80 (severe) -> 50 (medium)  because: changed policy ("
@@ -306,13 +301,11 @@ fn diff_names_the_cause_of_each_change() {
         .assert()
         .success();
     let (latest, _) = check_json(&db, &[], &asked);
-    let out = hoptrace(&db)
-        .arg("diff")
-        .arg(write(dir.path(), "label-old2.json", &after))
-        .arg(write(dir.path(), "latest.json", &latest))
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = diff_text(
+        &db,
+        &write(dir.path(), "label-old2.json", &after),
+        &write(dir.path(), "latest.json", &latest),
+    );
     assert!(text.starts_with(&format!("{DUST_SENDER}  80 (severe) -> 100 (severe)  because: new transfers (data up to block 103 -> 104)")), "{text}");
 }
 
@@ -331,15 +324,12 @@ fn diff_names_an_address_that_became_a_seed_once() {
     // Both of its findings are now the address itself at hop 0: one seed, named once.
     assert_eq!(results[0]["downstream"]["seed"], ONWARD);
     assert_eq!(results[0]["upstream"]["seed"], ONWARD);
-    let out = hoptrace(&db)
-        .arg("diff")
-        .arg(write(dir.path(), "old.json", &before))
-        .arg(write(dir.path(), "new.json", &after))
-        .output()
-        .unwrap();
-    assert!(out.status.success());
     assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
+        diff_text(
+            &db,
+            &write(dir.path(), "old.json", &before),
+            &write(dir.path(), "new.json", &after),
+        ),
         format!(
             "{ONWARD}  60 (high) -> 90 (severe)  because: new label: seed {ONWARD} (hack); lists added test-hacks@v1\n"
         )
